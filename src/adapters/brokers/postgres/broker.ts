@@ -1,0 +1,244 @@
+import { EventEmitter } from 'node:events';
+import { partitionFor } from '../../../domain/partitioning.ts';
+import type {
+  Broker,
+  Consumer,
+  ConsumerOptions,
+  DeliveredMessage,
+  OutgoingMessage,
+  PartitionLag,
+  PublishResult,
+} from '../../../ports/broker.ts';
+import type { Database } from '../../../ports/database.ts';
+import * as sql from './sql.ts';
+
+export interface PostgresBrokerOptions {
+  /** Partitions to create when the log is new; an existing log keeps its count. */
+  partitions: number;
+  leaseMs: number;
+  pollMs: number;
+}
+
+interface LogRow {
+  partition: number;
+  offset: number;
+  event_id: string;
+  generation: number;
+  topic: string;
+  event_type: string;
+  key: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  accepted_at: Date | string;
+}
+
+/**
+ * The Postgres transport: the `raw_events` log is the queue (see sql.ts). Publishing is one
+ * append; consumers lease a partition, read a batch past the group's offset, and commit the
+ * offset when the handler is done, so a crashed consumer's batch is redelivered once its lease
+ * expires.
+ */
+export class PostgresBroker implements Broker {
+  readonly name = 'postgres';
+  readonly partitionCount: number;
+  readonly #db: Database;
+  readonly #options: PostgresBrokerOptions;
+  // Wakes idle consumers in this process when this process publishes; others poll.
+  readonly #published = new EventEmitter().setMaxListeners(0);
+
+  private constructor(db: Database, options: PostgresBrokerOptions, partitionCount: number) {
+    this.#db = db;
+    this.#options = options;
+    this.partitionCount = partitionCount;
+  }
+
+  static async open(db: Database, options: PostgresBrokerOptions): Promise<PostgresBroker> {
+    await db.query(sql.createPartitions, [options.partitions]);
+    const [row] = await db.query<{ n: number }>(sql.countPartitions);
+    return new PostgresBroker(db, options, row?.n ?? options.partitions);
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult[]> {
+    if (messages.length === 0) return [];
+    const rows = messages.map((m, i) => ({
+      i,
+      event_id: m.id,
+      generation: m.generation ?? 0,
+      topic: m.topic,
+      event_type: m.type,
+      key: m.key,
+      partition: partitionFor(m.key, this.partitionCount),
+      payload: m.value,
+      headers: m.headers,
+    }));
+    const partitions = [...new Set(rows.map((r) => r.partition))];
+    const stored = await this.#db.transaction(async (tx) => {
+      await tx.query(sql.lockPartitions, [partitions]);
+      return tx.query<{ event_id: string }>(sql.append, [JSON.stringify(rows)]);
+    });
+    this.#published.emit('published');
+    const appended = new Set(stored.map((r) => r.event_id));
+    // Within one call the first occurrence of an id is the one stored; later ones are duplicates.
+    const seen = new Set<string>();
+    return messages.map((m) => {
+      const first = !seen.has(m.id);
+      seen.add(m.id);
+      return { id: m.id, status: first && appended.has(m.id) ? 'appended' : 'duplicate' };
+    });
+  }
+
+  async consume(options: ConsumerOptions): Promise<Consumer> {
+    await this.#db.query(sql.joinGroup, [options.group]);
+    return new PostgresConsumer(this.#db, this.#options, options, this.#published);
+  }
+
+  async lag(group: string): Promise<PartitionLag[]> {
+    return this.#db.query<PartitionLag>(sql.groupLag, [group]);
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.#published.removeAllListeners();
+  }
+}
+
+class PostgresConsumer implements Consumer {
+  readonly #db: Database;
+  readonly #broker: PostgresBrokerOptions;
+  readonly #options: ConsumerOptions;
+  readonly #published: EventEmitter;
+  readonly #topics: Set<string>;
+  readonly #owned = new Set<number>();
+  readonly #stopping = new AbortController();
+  readonly #slots: Promise<void>[];
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #wakers = new Set<() => void>();
+
+  constructor(
+    db: Database,
+    broker: PostgresBrokerOptions,
+    options: ConsumerOptions,
+    published: EventEmitter,
+  ) {
+    this.#db = db;
+    this.#broker = broker;
+    this.#options = options;
+    this.#published = published;
+    this.#topics = new Set(options.topics);
+    this.#published.on('published', this.#onPublished);
+    // Renews the leases of partitions being worked on, so a slow batch is not taken over.
+    this.#heartbeat = setInterval(
+      () => {
+        if (this.#owned.size === 0) return;
+        this.#db
+          .query(sql.renewLeases, [
+            options.group,
+            options.consumerId,
+            broker.leaseMs,
+            [...this.#owned],
+          ])
+          .catch((error: unknown) => options.onError?.(error));
+      },
+      Math.max(50, Math.floor(broker.leaseMs / 3)),
+    );
+    this.#heartbeat.unref();
+    this.#slots = Array.from({ length: options.concurrency }, () => this.#runSlot());
+  }
+
+  readonly #onPublished = () => {
+    for (const wake of this.#wakers) wake();
+  };
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    this.#onPublished();
+    await Promise.all(this.#slots);
+    clearInterval(this.#heartbeat);
+    this.#published.off('published', this.#onPublished);
+  }
+
+  async #runSlot(): Promise<void> {
+    const { signal } = this.#stopping;
+    while (!signal.aborted) {
+      let worked = false;
+      try {
+        worked = await this.#workOnePartition();
+      } catch (error) {
+        this.#options.onError?.(error);
+        await this.#idle(this.#broker.pollMs * 10);
+        continue;
+      }
+      if (!worked) await this.#idle(this.#broker.pollMs);
+    }
+  }
+
+  /** Waits `ms`, or less when this process publishes or the consumer stops. */
+  async #idle(ms: number): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    let wake = () => {};
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#wakers.add(wake);
+    });
+    this.#wakers.delete(wake);
+  }
+
+  /** Claims one partition, hands a batch of it to the handler, commits. False when idle. */
+  async #workOnePartition(): Promise<boolean> {
+    const { group, consumerId, batchSize, handler } = this.#options;
+    const [claim] = await this.#db.query<{ partition: number; committed_offset: number }>(
+      sql.claimPartitions,
+      [group, consumerId, this.#broker.leaseMs, 1],
+    );
+    if (claim === undefined) return false;
+    const { partition, committed_offset: committed } = claim;
+    this.#owned.add(partition);
+    let commitThrough = committed;
+    let retryAfterMs = 0;
+    try {
+      const rows = await this.#db.query<LogRow>(sql.fetchBatch, [partition, committed, batchSize]);
+      const batch = rows.map(toDelivered);
+      const wanted = batch.filter((m) => this.#topics.has(m.topic));
+      const outcome = wanted.length > 0 ? await handler(wanted) : { handled: 0 };
+      const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
+      retryAfterMs = handled < wanted.length ? (outcome.retryAfterMs ?? 0) : 0;
+      // Commit past everything up to the first unhandled wanted message (skipped topics too).
+      const firstUnhandled = wanted[handled];
+      commitThrough =
+        firstUnhandled === undefined
+          ? (batch.at(-1)?.offset ?? committed)
+          : firstUnhandled.offset - 1;
+    } catch (error) {
+      this.#options.onError?.(error);
+      retryAfterMs = this.#broker.pollMs * 10;
+    } finally {
+      this.#owned.delete(partition);
+      await this.#db
+        .query(sql.commitAndRelease, [group, partition, consumerId, commitThrough, retryAfterMs])
+        .catch((error: unknown) => this.#options.onError?.(error));
+    }
+    return true;
+  }
+}
+
+function toDelivered(row: LogRow): DeliveredMessage {
+  return {
+    id: row.event_id,
+    topic: row.topic,
+    key: row.key,
+    type: row.event_type,
+    value: row.payload,
+    headers: row.headers,
+    partition: row.partition,
+    offset: Number(row.offset),
+    acceptedAt: row.accepted_at instanceof Date ? row.accepted_at : new Date(row.accepted_at),
+    generation: row.generation,
+  };
+}

@@ -1,0 +1,71 @@
+import pg from 'pg';
+import type { Database, SqlExecutor } from '../../ports/database.ts';
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+// Counts and offsets fit in a double long before they matter; returning numbers keeps the
+// server adapter interchangeable with PGlite, which does the same.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export interface ServerOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+  applicationName?: string;
+}
+
+/** A PostgreSQL server through a node-postgres pool; every connection works in `schema`. */
+export async function openPostgres(options: ServerOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    application_name: options.applicationName ?? 'herald',
+    options: `-c search_path=${options.schema}`,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+    types,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+
+  const executor = (target: pg.Pool | pg.PoolClient): SqlExecutor => ({
+    async query<Row>(sql: string, params: readonly unknown[] = []) {
+      const result = await target.query(sql, params as unknown[]);
+      return result.rows as Row[];
+    },
+  });
+
+  return {
+    kind: 'postgres',
+    ...executor(pool),
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await work(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection that cannot even roll back is destroyed rather than returned to the pool.
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    close: () => pool.end(),
+  };
+}

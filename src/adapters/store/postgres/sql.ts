@@ -1,0 +1,78 @@
+/** Every statement of the Postgres event store, in one place. */
+
+export const insertProcessed = `
+  INSERT INTO processed_events (event_id, topic, event_type, key, user_id, payload, enrichment,
+    occurred_at, accepted_at, processed_at, correlation_id, source_partition, source_offset)
+  SELECT event_id, topic, event_type, key, user_id, payload, enrichment, occurred_at,
+    accepted_at, processed_at, correlation_id, source_partition, source_offset
+  FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, topic text, event_type text, key text,
+    user_id text, payload jsonb, enrichment jsonb, occurred_at timestamptz,
+    accepted_at timestamptz, processed_at timestamptz, correlation_id text,
+    source_partition int, source_offset bigint)
+  ON CONFLICT (event_id) DO NOTHING`;
+
+/**
+ * Dead-letters events. A redelivery of a delivery already dead-lettered changes nothing; a
+ * later generation (a replay that failed again) takes the row over.
+ */
+export const insertDead = `
+  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, headers, status,
+    reason, error_code, last_error, attempts, accepted_at, generation)
+  SELECT event_id, topic, event_type, key, payload, headers, 'dead', reason, error_code,
+    last_error, 1, accepted_at, generation
+  FROM jsonb_to_recordset($1::jsonb) AS d(event_id text, topic text, event_type text, key text,
+    payload jsonb, headers jsonb, reason text, error_code text, last_error text,
+    accepted_at timestamptz, generation int)
+  ON CONFLICT (event_id) DO UPDATE SET
+    status = 'dead', reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
+    last_error = EXCLUDED.last_error, attempts = f.attempts + 1, last_failed_at = now(),
+    generation = EXCLUDED.generation
+  WHERE f.status <> 'dead' OR EXCLUDED.generation > f.generation`;
+
+export const recordAttempt = `
+  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, headers, status,
+    reason, error_code, last_error, attempts, accepted_at, generation)
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'retrying', $7, $8, $9, 1, $10, $11)
+  ON CONFLICT (event_id) DO UPDATE SET
+    status = 'retrying', reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
+    last_error = EXCLUDED.last_error, attempts = f.attempts + 1, last_failed_at = now(),
+    generation = EXCLUDED.generation
+  RETURNING attempts`;
+
+export const getEvent = `
+  SELECT r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
+         p.processed_at, p.enrichment,
+         f.status AS failure_status, f.reason, f.error_code, f.last_error, f.attempts,
+         f.first_failed_at, f.last_failed_at
+  FROM raw_events r
+  LEFT JOIN processed_events p ON p.event_id = r.event_id
+  LEFT JOIN failed_events f ON f.event_id = r.event_id
+  WHERE r.event_id = $1 AND r.generation = 0`;
+
+const deadLetterColumns = `event_id, topic, event_type, key, payload, headers, reason, error_code,
+  last_error, attempts, first_failed_at, last_failed_at, replay_count, accepted_at`;
+
+export const listDeadLetters = `
+  SELECT ${deadLetterColumns} FROM failed_events
+  WHERE status = 'dead'
+    AND ($1::text IS NULL OR event_type = $1)
+    AND ($2::text IS NULL OR reason = $2)
+  ORDER BY last_failed_at DESC, event_id
+  LIMIT $3`;
+
+export const getDeadLetter = `
+  SELECT ${deadLetterColumns} FROM failed_events WHERE event_id = $1 AND status = 'dead'`;
+
+export const markReplayed = `
+  UPDATE failed_events SET status = 'replayed', replay_count = $2, attempts = 0
+  WHERE event_id = $1 AND status = 'dead' AND generation < $2
+  RETURNING event_id`;
+
+export const counts = `
+  SELECT
+    (SELECT count(*) FROM raw_events WHERE generation = 0)::int AS accepted,
+    (SELECT count(*) FROM processed_events)::int AS processed,
+    (SELECT count(*) FROM failed_events f WHERE status = 'retrying'
+       AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = f.event_id))::int
+       AS retrying,
+    (SELECT count(*) FROM failed_events WHERE status = 'dead')::int AS dead_lettered`;

@@ -1,0 +1,148 @@
+import { migrate } from '../adapters/postgres/migrate.ts';
+import { type Config, configSettings, loadConfig, redactConfig } from '../config.ts';
+import { isHeraldError } from '../errors.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { openDatabase, type Roles, startPlatform } from '../platform.ts';
+import { VERSION } from '../version.ts';
+import { parseArgs } from './args.ts';
+
+/** Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration. */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const COMMANDS: Record<string, { summary: string; roles?: Roles }> = {
+  start: {
+    summary: 'API and workers in one process (the default for one machine)',
+    roles: { api: true, worker: true },
+  },
+  api: { summary: 'the HTTP API only (needs DATABASE_URL)', roles: { api: true, worker: false } },
+  worker: { summary: 'a worker only (needs DATABASE_URL)', roles: { api: false, worker: true } },
+  migrate: { summary: 'apply database migrations and exit' },
+  config: { summary: 'print the effective configuration (secrets masked) and exit' },
+  version: { summary: 'print the version' },
+};
+
+function usage(): string {
+  const commands = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
+    .join('\n');
+  const options = configSettings
+    .map(
+      (s) =>
+        `  --${s.env.toLowerCase().replaceAll('_', '-').padEnd(22)} ${s.env.padEnd(20)} ${s.description}`,
+    )
+    .join('\n');
+  return `herald ${VERSION}: durable event ingestion and processing
+
+Usage: herald <command> [options]
+
+Commands:
+${commands}
+
+Options (each also read from the environment variable beside it):
+${options}
+  --help                                        show this help
+`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.command === undefined || args.command === 'help') {
+    process.stdout.write(usage());
+    return args.command === undefined && !args.help ? EXIT_USAGE : 0;
+  }
+  const command = COMMANDS[args.command];
+  if (command === undefined) {
+    process.stderr.write(`herald: unknown command "${args.command}"\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  if (args.help) {
+    process.stdout.write(`herald ${args.command}: ${command.summary}\n\n${usage()}`);
+    return 0;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(process.env, args.flags);
+  } catch (error) {
+    process.stderr.write(`herald: invalid configuration: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  if (args.command === 'config') {
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    return 0;
+  }
+  const logger = createLogger(config.logLevel);
+  if (args.command === 'migrate') {
+    const db = await openDatabase(config, 'migrate');
+    try {
+      const applied = await migrate(db);
+      logger.info(
+        { applied },
+        applied.length > 0 ? 'migrations applied' : 'database is up to date',
+      );
+    } finally {
+      await db.close();
+    }
+    return 0;
+  }
+  return serve(config, logger, command.roles ?? { api: true, worker: true });
+}
+
+/** Runs until SIGTERM/SIGINT, then stops gracefully within SHUTDOWN_TIMEOUT_MS. */
+async function serve(config: Config, logger: Logger, roles: Roles): Promise<number> {
+  logger.info({ config: redactConfig(config), roles, version: VERSION }, 'herald starting');
+  const platform = await startPlatform(config, logger, roles);
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(EXIT_FAILURE);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
+        resolve(EXIT_FAILURE);
+      }, config.shutdownTimeoutMs);
+      platform.stop().then(
+        () => {
+          clearTimeout(timer);
+          logger.info('stopped');
+          resolve(0);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Anything still holding the loop open after a clean stop must not keep the process alive.
+    setTimeout(() => process.exit(code), 100).unref();
+  },
+  (error: unknown) => {
+    if (isHeraldError(error)) {
+      process.stderr.write(`herald: ${error.message}\n`);
+      process.exit(error.code === 'HERALD_CONFIG_INVALID' ? EXIT_USAGE : EXIT_FAILURE);
+    }
+    process.stderr.write(
+      `herald: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(EXIT_FAILURE);
+  },
+);

@@ -1,0 +1,260 @@
+/**
+ * One typed configuration, read once at the edge from environment variables and command-line
+ * flags (a flag `--worker-batch-size 200` overrides `WORKER_BATCH_SIZE`). Invalid values fail
+ * at start with an error naming the variable.
+ */
+import { ErrorCodes, HeraldError } from './errors.ts';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databaseSchema: string;
+  databasePoolSize: number;
+  broker: 'postgres';
+  queuePartitions: number;
+  workerConcurrency: number;
+  workerBatchSize: number;
+  workerLeaseMs: number;
+  workerPollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  retryMaxAttempts: number;
+  maxBodyBytes: number;
+  batchMaxEvents: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  shutdownTimeoutMs: number;
+}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  default: Config[K];
+  parse: Parser<Config[K]>;
+  description: string;
+  secret?: boolean;
+}
+
+function invalid(name: string, message: string): HeraldError {
+  return new HeraldError(ErrorCodes.CONFIG_INVALID, `${name}: ${message}`, {
+    details: { setting: name },
+  });
+}
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw, name) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw invalid(name, `expected an integer, got "${raw}"`);
+    const value = Number(raw);
+    if (value < min || value > max) throw invalid(name, `must be between ${min} and ${max}`);
+    return value;
+  };
+}
+
+function oneOf<T extends string>(...choices: T[]): Parser<T> {
+  return (raw, name) => {
+    if ((choices as string[]).includes(raw)) return raw as T;
+    throw invalid(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
+  };
+}
+
+const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === '') throw invalid(name, 'must not be empty');
+  return raw;
+};
+
+const optionalUrl: Parser<string | undefined> = (raw, name) => {
+  if (raw === '') return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw invalid(name, 'must be a postgres:// URL');
+  return raw;
+};
+
+const identifier: Parser<string> = (raw, name) => {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) {
+    throw invalid(name, 'must be a lower-case SQL identifier (letters, digits, underscore)');
+  }
+  return raw;
+};
+
+const settings: { [K in keyof Config]: Setting<K> } = {
+  port: {
+    key: 'port',
+    env: 'PORT',
+    default: 8000,
+    parse: integer(0, 65535),
+    description: 'HTTP port',
+  },
+  host: {
+    key: 'host',
+    env: 'HOST',
+    default: '127.0.0.1',
+    parse: text,
+    description: 'HTTP bind address',
+  },
+  dataDir: {
+    key: 'dataDir',
+    env: 'DATA_DIR',
+    default: './data',
+    parse: text,
+    description: 'where the embedded database (PGlite) keeps its files; memory:// keeps nothing',
+  },
+  databaseUrl: {
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    default: undefined,
+    parse: optionalUrl,
+    description: 'PostgreSQL server URL; unset = embedded PGlite in DATA_DIR',
+    secret: true,
+  },
+  databaseSchema: {
+    key: 'databaseSchema',
+    env: 'DATABASE_SCHEMA',
+    default: 'public',
+    parse: identifier,
+    description: 'schema holding Herald tables on a PostgreSQL server',
+  },
+  databasePoolSize: {
+    key: 'databasePoolSize',
+    env: 'DATABASE_POOL_SIZE',
+    default: 10,
+    parse: integer(1, 1000),
+    description: 'connections per process to a PostgreSQL server',
+  },
+  broker: {
+    key: 'broker',
+    env: 'BROKER',
+    default: 'postgres',
+    parse: oneOf('postgres'),
+    description: 'transport between API and workers',
+  },
+  queuePartitions: {
+    key: 'queuePartitions',
+    env: 'QUEUE_PARTITIONS',
+    default: 8,
+    parse: integer(1, 1024),
+    description: 'partitions of the Postgres event log, fixed when the log is created',
+  },
+  workerConcurrency: {
+    key: 'workerConcurrency',
+    env: 'WORKER_CONCURRENCY',
+    default: 2,
+    parse: integer(1, 256),
+    description: 'partitions one worker process processes at once',
+  },
+  workerBatchSize: {
+    key: 'workerBatchSize',
+    env: 'WORKER_BATCH_SIZE',
+    default: 500,
+    parse: integer(1, 10000),
+    description: 'events consumed and persisted per batch',
+  },
+  workerLeaseMs: {
+    key: 'workerLeaseMs',
+    env: 'WORKER_LEASE_MS',
+    default: 30000,
+    parse: integer(200, 3600000),
+    description:
+      'how long a worker owns a partition without renewing; a crashed worker is replaced after this',
+  },
+  workerPollMs: {
+    key: 'workerPollMs',
+    env: 'WORKER_POLL_MS',
+    default: 100,
+    parse: integer(1, 60000),
+    description: 'idle poll interval of a worker',
+  },
+  retryBaseMs: {
+    key: 'retryBaseMs',
+    env: 'RETRY_BASE_MS',
+    default: 2000,
+    parse: integer(0, 3600000),
+    description: 'first retry delay cap; doubles per attempt (full jitter)',
+  },
+  retryMaxMs: {
+    key: 'retryMaxMs',
+    env: 'RETRY_MAX_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description: 'largest retry delay',
+  },
+  retryMaxAttempts: {
+    key: 'retryMaxAttempts',
+    env: 'RETRY_MAX_ATTEMPTS',
+    default: 3,
+    parse: integer(0, 100),
+    description: 'retries of a transiently failing event before it is dead-lettered',
+  },
+  maxBodyBytes: {
+    key: 'maxBodyBytes',
+    env: 'MAX_BODY_BYTES',
+    default: 1048576,
+    parse: integer(1024, 104857600),
+    description: 'largest request body; larger gets 413',
+  },
+  batchMaxEvents: {
+    key: 'batchMaxEvents',
+    env: 'BATCH_MAX_EVENTS',
+    default: 1000,
+    parse: integer(1, 100000),
+    description: 'most events in one batch request',
+  },
+  logLevel: {
+    key: 'logLevel',
+    env: 'LOG_LEVEL',
+    default: 'info',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    description: 'pino log level',
+  },
+  shutdownTimeoutMs: {
+    key: 'shutdownTimeoutMs',
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    default: 10000,
+    parse: integer(0, 600000),
+    description: 'how long a graceful shutdown waits for in-flight work',
+  },
+};
+
+export const configSettings = Object.values(settings) as Setting<keyof Config>[];
+
+/** `--worker-batch-size` ⇄ `WORKER_BATCH_SIZE`. */
+export function flagToEnv(flag: string): string {
+  return flag.replace(/^--/, '').replaceAll('-', '_').toUpperCase();
+}
+
+/**
+ * Reads the configuration from `env`, with `flags` (already parsed `--name value` pairs,
+ * names as env vars) taking precedence.
+ *
+ * @example
+ * const config = loadConfig(process.env, { PORT: '9000' });
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  flags: Record<string, string> = {},
+): Config {
+  const known = new Set(configSettings.map((s) => s.env));
+  for (const name of Object.keys(flags)) {
+    if (!known.has(name)) {
+      throw invalid(`--${name.toLowerCase().replaceAll('_', '-')}`, 'unknown option');
+    }
+  }
+  const config: Partial<Record<keyof Config, unknown>> = {};
+  for (const setting of configSettings) {
+    const raw = flags[setting.env] ?? env[setting.env];
+    config[setting.key] = raw === undefined ? setting.default : setting.parse(raw, setting.env);
+  }
+  return config as Config;
+}
+
+/** The configuration as it is safe to log: secrets and URL passwords masked. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const setting of configSettings) {
+    const value = config[setting.key];
+    shown[setting.key] =
+      setting.secret && typeof value === 'string' ? value.replace(/:[^:@/]*@/, ':***@') : value;
+  }
+  return shown;
+}

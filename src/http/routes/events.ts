@@ -1,0 +1,299 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import sjson from 'secure-json-parse';
+import type { IngestService, Submission } from '../../app/ingest.ts';
+import { EVENT_ID_REGEX, inferTopic, type Topic } from '../../domain/events.ts';
+import type { EventStore } from '../../ports/event-store.ts';
+import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
+import * as schemas from '../schemas.ts';
+
+export interface EventRoutesOptions {
+  ingest: IngestService;
+  store: EventStore;
+  batchMaxEvents: number;
+}
+
+const TOPIC_SCHEMAS = {
+  analytics: schemas.analyticsEvent,
+  chemical: schemas.chemicalEvent,
+  events: schemas.genericEvent,
+} as const;
+
+const errorResponses = {
+  400: schemas.problem,
+  413: schemas.problem,
+  415: schemas.problem,
+  422: schemas.problem,
+  503: schemas.problem,
+};
+
+/** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
+export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
+  const { ingest, store, batchMaxEvents } = options;
+  // Batch items are validated one by one here, so each gets its own result.
+  const ajv = addFormats.default(new Ajv.default({ allErrors: true, coerceTypes: false }));
+  const validators = Object.fromEntries(
+    Object.entries(TOPIC_SCHEMAS).map(([topic, schema]) => [topic, ajv.compile(schema)]),
+  ) as Record<Topic, ValidateFunction>;
+
+  app.addContentTypeParser(
+    'application/x-ndjson',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      const items: unknown[] = [];
+      const lines = String(body).split('\n');
+      for (const [index, line] of lines.entries()) {
+        if (line.trim() === '') continue;
+        try {
+          items.push(sjson.parse(line, { protoAction: 'error', constructorAction: 'error' }));
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          const failure = new SyntaxError(`line ${index + 1} is not valid JSON: ${reason}`);
+          done(failure, undefined);
+          return;
+        }
+      }
+      done(null, items);
+    },
+  );
+
+  const single = (path: string, topic: Topic, summary: string) =>
+    app.post(
+      path,
+      {
+        schema: {
+          summary,
+          tags: ['events'],
+          headers: {
+            type: 'object',
+            properties: {
+              'idempotency-key': {
+                type: 'string',
+                description: 'Used as the event id when the body has no id',
+              },
+            },
+          },
+          body: TOPIC_SCHEMAS[topic],
+          response: { 202: schemas.acceptedResponse, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const idempotencyKey = idempotencyKeyOf(request);
+        if (idempotencyKey instanceof Error) {
+          return sendProblem(
+            reply,
+            withErrors(422, [{ field: 'Idempotency-Key', message: idempotencyKey.message }]),
+          );
+        }
+        const [accepted] = await ingest.accept([
+          submission(request, topic, request.body as Record<string, unknown>, idempotencyKey),
+        ]);
+        if (accepted === undefined) throw new Error('ingest returned no result');
+        reply.header('location', `/api/v1/events/${encodeURIComponent(accepted.id)}`);
+        return reply.code(202).send({
+          status: 'accepted',
+          event_id: accepted.id,
+          topic: accepted.topic,
+          duplicate: accepted.duplicate,
+          correlation_id: request.id,
+        });
+      },
+    );
+
+  single('/api/v1/events/analytics', 'analytics', 'Publish a user analytics event');
+  single('/api/v1/events/chemical', 'chemical', 'Publish a chemical research event');
+  single('/events', 'events', 'Publish an event (EventFlow shape)');
+
+  app.post(
+    '/api/v1/events/batch',
+    {
+      schema: {
+        summary: 'Publish many events: a JSON array, {"events": [...]}, or NDJSON',
+        description:
+          'Each item is validated on its own: valid items are accepted, invalid ones are reported ' +
+          'with their index. An item\'s family comes from its "topic" (analytics, chemical, events) ' +
+          'or, when absent, from its shape (molecule_id → chemical, properties → events, else analytics). ' +
+          'With an Idempotency-Key header, item i without an id gets the id "<key>:<i>".',
+        tags: ['events'],
+        consumes: ['application/json', 'application/x-ndjson'],
+        body: {
+          oneOf: [
+            { type: 'array', items: { type: 'object' } },
+            {
+              type: 'object',
+              required: ['events'],
+              properties: { events: { type: 'array', items: { type: 'object' } } },
+            },
+          ],
+        },
+        response: { 202: schemas.batchResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as unknown[] | { events: unknown[] };
+      const items = Array.isArray(body) ? body : body.events;
+      if (items.length === 0) {
+        return sendProblem(
+          reply,
+          problem(422, 'validation', 'Request is invalid', 'the batch is empty'),
+        );
+      }
+      if (items.length > batchMaxEvents) {
+        return sendProblem(
+          reply,
+          problem(
+            413,
+            'batch-too-large',
+            'Batch too large',
+            `${items.length} events; at most ${batchMaxEvents} per request`,
+          ),
+        );
+      }
+      const idempotencyKey = idempotencyKeyOf(request);
+      if (idempotencyKey instanceof Error) {
+        return sendProblem(
+          reply,
+          withErrors(422, [{ field: 'Idempotency-Key', message: idempotencyKey.message }]),
+        );
+      }
+
+      type Result = {
+        index: number;
+        status: 'accepted' | 'rejected';
+        errors?: FieldError[];
+        event_id?: string;
+        topic?: string;
+        duplicate?: boolean;
+      };
+      const results: Result[] = [];
+      const valid: { index: number; submission: Submission }[] = [];
+      for (const [index, item] of items.entries()) {
+        const checked = checkItem(item, validators);
+        if ('errors' in checked) {
+          results[index] = { index, status: 'rejected', errors: checked.errors };
+          continue;
+        }
+        const key = idempotencyKey === undefined ? undefined : `${idempotencyKey}:${index}`;
+        valid.push({ index, submission: submission(request, checked.topic, checked.body, key) });
+      }
+      if (valid.length === 0) {
+        const body = problem(
+          422,
+          'validation',
+          'Request is invalid',
+          'no event in the batch is valid',
+        );
+        body.results = results;
+        return sendProblem(reply, body);
+      }
+      const accepted = await ingest.accept(valid.map((v) => v.submission));
+      let duplicates = 0;
+      for (const [i, { index }] of valid.entries()) {
+        const a = accepted[i];
+        if (a === undefined) continue;
+        if (a.duplicate) duplicates++;
+        results[index] = {
+          index,
+          status: 'accepted',
+          event_id: a.id,
+          topic: a.topic,
+          duplicate: a.duplicate,
+        };
+      }
+      return reply.code(202).send({
+        accepted: valid.length,
+        rejected: items.length - valid.length,
+        duplicates,
+        correlation_id: request.id,
+        results,
+      });
+    },
+  );
+
+  app.get(
+    '/api/v1/events/:id',
+    {
+      schema: {
+        summary: 'An event and its status: accepted, processed, failed (retrying) or dead_lettered',
+        tags: ['events'],
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: schemas.eventRecord, 404: schemas.problem },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const record = await store.get(id);
+      if (record === undefined) {
+        return sendProblem(
+          reply,
+          problem(404, 'not-found', 'Event not found', `no event with id "${id}"`),
+        );
+      }
+      return {
+        id: record.id,
+        status: record.status,
+        topic: record.topic,
+        type: record.type,
+        key: record.key,
+        payload: record.payload,
+        accepted_at: record.acceptedAt,
+        processed_at: record.processedAt,
+        enrichment: record.enrichment,
+        failure: record.failure,
+      };
+    },
+  );
+}
+
+function withErrors(status: number, errors: FieldError[]) {
+  const body = problem(
+    status,
+    'validation',
+    'Request is invalid',
+    errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+  );
+  body.errors = errors;
+  return body;
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | undefined | Error {
+  const value = request.headers['idempotency-key'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !EVENT_ID_REGEX.test(value)) {
+    return new Error(
+      'must be 1-200 characters of letters, digits and ._:@/+=- starting with a letter or digit',
+    );
+  }
+  return value;
+}
+
+function submission(
+  request: FastifyRequest,
+  topic: Topic,
+  body: Record<string, unknown>,
+  idempotencyKey: string | undefined,
+): Submission {
+  const traceparent = request.headers.traceparent;
+  const s: Submission = { topic, body, correlationId: request.id };
+  if (idempotencyKey !== undefined) s.idempotencyKey = idempotencyKey;
+  if (typeof traceparent === 'string') s.traceparent = traceparent;
+  return s;
+}
+
+function checkItem(
+  item: unknown,
+  validators: Record<Topic, ValidateFunction>,
+): { topic: Topic; body: Record<string, unknown> } | { errors: FieldError[] } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    return { errors: [{ field: '(item)', message: 'must be an object' }] };
+  }
+  const body = item as Record<string, unknown>;
+  const topic = inferTopic(body);
+  if (topic === undefined) {
+    return { errors: [{ field: 'topic', message: 'must be one of analytics, chemical, events' }] };
+  }
+  const validate = validators[topic];
+  if (!validate(body)) return { errors: fieldErrors(validate.errors ?? []) };
+  return { topic, body };
+}

@@ -1,0 +1,103 @@
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../../observability/metrics.ts';
+import type { Broker } from '../../ports/broker.ts';
+import type { Database } from '../../ports/database.ts';
+import type { EventStore, StoreCounts } from '../../ports/event-store.ts';
+
+export interface OperationsOptions {
+  db: Database;
+  broker: Broker;
+  store: EventStore;
+  metrics: Metrics;
+  /** The consumer group whose lag is the queue depth. */
+  workerGroup: string;
+  startedAt: Date;
+}
+
+interface Sample {
+  at: number;
+  counts: StoreCounts;
+}
+
+/** Health checks, Prometheus metrics and the JSON summary humans and the dashboard read. */
+export async function operationsRoutes(app: FastifyInstance, options: OperationsOptions) {
+  const { db, broker, store, metrics, workerGroup, startedAt } = options;
+
+  const live = async () => ({ status: 'ok', uptime_s: Math.round(process.uptime()) });
+  const liveSchema = { summary: 'Liveness: the process answers', tags: ['operations'] };
+  app.get('/health', { schema: liveSchema }, live);
+  app.get('/healthz', { schema: { ...liveSchema, summary: 'Alias of /health' } }, live);
+
+  app.get(
+    '/health/ready',
+    { schema: { summary: 'Readiness: database and broker reachable', tags: ['operations'] } },
+    async (_request, reply) => {
+      const check = async (probe: () => Promise<unknown>) => {
+        try {
+          await probe();
+          return 'ok';
+        } catch (error) {
+          return `unavailable: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      };
+      const [database, brokerState] = await Promise.all([
+        check(() => db.query('SELECT 1')),
+        check(() => broker.ping()),
+      ]);
+      const ready = database === 'ok' && brokerState === 'ok';
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', checks: { database, broker: brokerState } });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'] } },
+    async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+
+  // Rates come from the change in the stored counts between two reads of the summary.
+  let previous: Sample | undefined;
+  app.get(
+    '/metrics/summary',
+    {
+      schema: {
+        summary: 'Counts, queue depth and rates as JSON',
+        tags: ['operations'],
+      },
+    },
+    async () => {
+      const [counts, lag] = await Promise.all([store.counts(), broker.lag(workerGroup)]);
+      const now = Date.now();
+      const base = previous ?? { at: startedAt.getTime(), counts: zeroCounts };
+      const seconds = Math.max((now - base.at) / 1000, 0.001);
+      if (previous === undefined || now - previous.at >= 1000) previous = { at: now, counts };
+      return {
+        accepted: counts.accepted,
+        processed: counts.processed,
+        failed: counts.retrying,
+        dead_lettered: counts.deadLettered,
+        queue_depth: lag.reduce((sum, p) => sum + p.lag, 0),
+        rates_per_second: {
+          accepted: round((counts.accepted - base.counts.accepted) / seconds),
+          processed: round((counts.processed - base.counts.processed) / seconds),
+          dead_lettered: round((counts.deadLettered - base.counts.deadLettered) / seconds),
+        },
+        partitions: lag,
+        broker: broker.name,
+        database: db.kind,
+        started_at: startedAt.toISOString(),
+      };
+    },
+  );
+}
+
+const zeroCounts: StoreCounts = { accepted: 0, processed: 0, retrying: 0, deadLettered: 0 };
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

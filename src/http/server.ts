@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import type { IngestService } from '../app/ingest.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Broker } from '../ports/broker.ts';
+import type { Database } from '../ports/database.ts';
+import type { EventStore } from '../ports/event-store.ts';
+import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { eventRoutes } from './routes/events.ts';
+import { operationsRoutes } from './routes/operations.ts';
+
+export interface ServerDependencies {
+  db: Database;
+  broker: Broker;
+  store: EventStore;
+  ingest: IngestService;
+  metrics: Metrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  batchMaxEvents: number;
+  workerGroup: string;
+  version: string;
+}
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The HTTP API: routes, validation, problem+json errors, OpenAPI at /docs. */
+export async function buildServer(deps: ServerDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // One log line per request would dominate the hot path; errors are logged where handled.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'correlationId',
+    }),
+    bodyLimit: deps.maxBodyBytes,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-correlation-id'] ?? request.headers['x-request-id'];
+      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
+    },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // Bodies are validated as sent (a number is not a string); query strings and params are
+  // text on the wire, so they are coerced.
+  const strict = addFormats.default(
+    new Ajv.default({ allErrors: true, coerceTypes: false, useDefaults: true, strict: false }),
+  );
+  const coercing = addFormats.default(
+    new Ajv.default({ allErrors: true, coerceTypes: 'array', useDefaults: true, strict: false }),
+  );
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-correlation-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = errorToProblem(error, request);
+    if (body.status === 503) reply.header('retry-after', '1');
+    return sendProblem(reply, body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      problem(404, 'not-found', 'Not found', `no route ${request.method} ${request.url}`),
+    ),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald',
+        version: deps.version,
+        description:
+          'Durable event ingestion and processing. Every 202 means the event is durably enqueued; ' +
+          `errors are RFC 9457 problem details (${PROBLEM_CONTENT_TYPE}).`,
+      },
+      tags: [
+        { name: 'events', description: 'Publish events and follow them' },
+        { name: 'dead letters', description: 'Inspect and replay failed events' },
+        { name: 'operations', description: 'Health and metrics' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(eventRoutes, {
+    ingest: deps.ingest,
+    store: deps.store,
+    batchMaxEvents: deps.batchMaxEvents,
+  });
+  await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
+  await app.register(operationsRoutes, {
+    db: deps.db,
+    broker: deps.broker,
+    store: deps.store,
+    metrics: deps.metrics,
+    workerGroup: deps.workerGroup,
+    startedAt: new Date(),
+  });
+  return app;
+}

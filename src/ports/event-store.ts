@@ -1,0 +1,102 @@
+/** Where processed events, failures and dead letters are kept, and read back. */
+
+export interface ProcessedEvent {
+  id: string;
+  topic: string;
+  type: string;
+  key: string;
+  userId: string | null;
+  payload: Record<string, unknown>;
+  enrichment: Record<string, unknown>;
+  occurredAt: string | null;
+  acceptedAt: Date;
+  processedAt: Date;
+  correlationId: string | null;
+  partition: number;
+  offset: number;
+}
+
+export type FailureReason = 'invalid' | 'poison' | 'retries_exhausted' | 'persist_failed';
+
+export interface FailedEvent {
+  id: string;
+  topic: string;
+  type: string;
+  key: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  reason: FailureReason;
+  errorCode: string;
+  error: string;
+  acceptedAt: Date;
+  /** Replay generation of the delivery that failed. */
+  generation: number;
+}
+
+export type EventStatus = 'accepted' | 'processed' | 'failed' | 'dead_lettered';
+
+export interface EventRecord {
+  id: string;
+  status: EventStatus;
+  topic: string;
+  type: string;
+  key: string;
+  payload: Record<string, unknown>;
+  acceptedAt: string;
+  processedAt: string | null;
+  enrichment: Record<string, unknown> | null;
+  failure: {
+    reason: string;
+    errorCode: string;
+    lastError: string;
+    attempts: number;
+    firstFailedAt: string;
+    lastFailedAt: string;
+  } | null;
+}
+
+export interface DeadLetter {
+  id: string;
+  topic: string;
+  type: string;
+  key: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  reason: string;
+  errorCode: string;
+  lastError: string;
+  attempts: number;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  replayCount: number;
+  acceptedAt: string;
+}
+
+export interface DeadLetterFilter {
+  type?: string;
+  reason?: string;
+  limit: number;
+}
+
+export interface StoreCounts {
+  accepted: number;
+  processed: number;
+  retrying: number;
+  deadLettered: number;
+}
+
+export interface EventStore {
+  /** Persists processed events and dead letters together, in one transaction. Idempotent. */
+  persist(processed: readonly ProcessedEvent[], dead: readonly FailedEvent[]): Promise<void>;
+  /** Records a failed attempt that will be retried; returns the attempts counted so far. */
+  recordAttempt(failure: FailedEvent): Promise<number>;
+  get(id: string): Promise<EventRecord | undefined>;
+  listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]>;
+  getDeadLetter(id: string): Promise<DeadLetter | undefined>;
+  /**
+   * Marks a dead letter replayed as `generation`, after that generation was published. False
+   * when it is no longer dead at an older generation (processed or failed again meanwhile).
+   */
+  markReplayed(id: string, generation: number): Promise<boolean>;
+  counts(): Promise<StoreCounts>;
+}
