@@ -21,6 +21,7 @@ export class GroupCommitter<Item, Result> {
   #pending: Submission<Item, Result>[] = [];
   #pendingCount = 0;
   #inFlight = 0;
+  #scheduled = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -36,7 +37,15 @@ export class GroupCommitter<Item, Result> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ items, resolve, reject });
       this.#pendingCount += items.length;
-      this.#pump();
+      // Flush on the next turn of the event loop, so that requests parsed in the same I/O
+      // phase share one commit even when the broker is idle.
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
     });
   }
 

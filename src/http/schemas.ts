@@ -135,6 +135,8 @@ export const batchResponse = {
 export const problem = {
   type: 'object',
   description: 'RFC 9457 problem details',
+  // Extension members (e.g. a batch's per-event results) are part of the document.
+  additionalProperties: true,
   properties: {
     type: { type: 'string' },
     title: { type: 'string' },

@@ -68,6 +68,10 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
   );
 
+  // JSON (and NDJSON, on the batch route) only: Fastify's default text/plain parser would let
+  // a text body reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });

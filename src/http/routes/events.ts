@@ -118,12 +118,13 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         tags: ['events'],
         consumes: ['application/json', 'application/x-ndjson'],
         body: {
+          // Items are checked one by one in the handler, so each gets its own result.
           oneOf: [
-            { type: 'array', items: { type: 'object' } },
+            { type: 'array', items: {} },
             {
               type: 'object',
               required: ['events'],
-              properties: { events: { type: 'array', items: { type: 'object' } } },
+              properties: { events: { type: 'array', items: {} } },
             },
           ],
         },

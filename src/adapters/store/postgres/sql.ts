@@ -25,8 +25,9 @@ export const insertDead = `
     accepted_at timestamptz, generation int)
   ON CONFLICT (event_id) DO UPDATE SET
     status = 'dead', reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
-    last_error = EXCLUDED.last_error, attempts = f.attempts + 1, last_failed_at = now(),
-    generation = EXCLUDED.generation
+    last_error = EXCLUDED.last_error, last_failed_at = now(), generation = EXCLUDED.generation,
+    -- a retrying event's last attempt was counted when it was recorded
+    attempts = CASE WHEN f.status = 'retrying' THEN f.attempts ELSE f.attempts + 1 END
   WHERE f.status <> 'dead' OR EXCLUDED.generation > f.generation`;
 
 export const recordAttempt = `

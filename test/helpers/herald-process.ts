@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Cleanup } from './platform.ts';
+
+const HERALD = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
+
+export interface HeraldProcess {
+  child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  /** The API's URL once it listens (api/start only). */
+  url: Promise<string>;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | NodeJS.Signals>;
+  stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
+}
+
+/** Runs the real `herald` CLI as a child process; killed after the test if still running. */
+export function runHerald(t: Cleanup, args: string[], env: Record<string, string>): HeraldProcess {
+  const child = spawn(process.execPath, [HERALD, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let resolveUrl: (url: string) => void = () => {};
+  let rejectUrl: (error: Error) => void = () => {};
+  const url = new Promise<string>((resolve, reject) => {
+    resolveUrl = resolve;
+    rejectUrl = reject;
+  });
+  url.catch(() => {});
+  let buffered = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'api listening' && typeof entry.url === 'string') resolveUrl(entry.url);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => {
+    child.on('exit', (code, signal) => {
+      rejectUrl(
+        new Error(
+          `herald ${args.join(' ')} exited (${code ?? signal}) before listening: ${stderr}`,
+        ),
+      );
+      resolve(code ?? signal ?? 1);
+    });
+  });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.after(() => stop('SIGKILL'));
+  return { child, logs, url, exited, stop };
+}

@@ -1,0 +1,101 @@
+import type { Stage } from '../../src/app/pipeline.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { type Roles, type RunningPlatform, startPlatform } from '../../src/platform.ts';
+import { dropSchema, POSTGRES_URL, uniqueSchema } from './databases.ts';
+
+/**
+ * Herald in this process on an in-memory PGlite, listening on a free port; stopped after the
+ * test. `settings` are environment-style overrides (e.g. { RETRY_BASE_MS: '10' }).
+ */
+/** What the helpers need of a test: somewhere to register cleanup. */
+export interface Cleanup {
+  after(fn: () => unknown): unknown;
+}
+
+export async function startTestPlatform(
+  t: Cleanup,
+  settings: Record<string, string> = {},
+  options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' } = {},
+): Promise<RunningPlatform & { url: string }> {
+  const database: Record<string, string> = { DATA_DIR: 'memory://' };
+  if (options.database === 'postgres') {
+    const schema = uniqueSchema();
+    Object.assign(database, { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
+    t.after(async () => {
+      if (process.env.HERALD_KEEP_TEST_DATA === undefined) await dropSchema(schema);
+    });
+  }
+  const config = loadConfig(
+    {},
+    {
+      ...database,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      WORKER_POLL_MS: '10',
+      ...settings,
+    },
+  );
+  const platform = await startPlatform(
+    config,
+    createLogger(config.logLevel),
+    options.roles ?? { api: true, worker: true },
+    {
+      ...(options.stages ? { stages: options.stages } : {}),
+    },
+  );
+  t.after(() => platform.stop());
+  if (platform.url === undefined) throw new Error('platform has no API');
+  return platform as RunningPlatform & { url: string };
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
+}
+
+export async function getJson(
+  url: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The seeds' curl examples, as they send them. */
+export const SEED_EXAMPLES = [
+  {
+    path: '/api/v1/events/analytics',
+    body: {
+      user_id: 'user_12345',
+      event_type: 'page_view',
+      timestamp: '2024-01-01T12:00:00Z',
+      metadata: { page: '/dashboard', source: 'web' },
+    },
+  },
+  {
+    path: '/api/v1/events/chemical',
+    body: {
+      molecule_id: 'mol_h2o_001',
+      researcher: 'Dr. Jane Smith',
+      data: { formula: 'H2O', weight: 18.015 },
+      timestamp: '2024-01-01T12:00:00Z',
+    },
+  },
+  {
+    path: '/events',
+    body: {
+      event_type: 'purchase',
+      user_id: 'user123',
+      properties: { amount: 99.99, product: 'Widget' },
+    },
+  },
+] as const;
