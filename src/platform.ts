@@ -132,7 +132,11 @@ export async function startPlatform(
     let stopped: Promise<void> | undefined;
     const stop = () => {
       stopped ??= (async () => {
+        // Keep-alive connections that go idle while we close would hold close() open until
+        // their keep-alive timeout; close them as they become idle.
+        const sweeper = setInterval(() => server?.server.closeIdleConnections(), 50);
         await server?.close();
+        clearInterval(sweeper);
         await ingest?.drained();
         await worker?.stop();
         await broker.close();

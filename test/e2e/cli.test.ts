@@ -136,3 +136,49 @@ test('a worker killed with SIGKILL mid-run loses nothing: another takes over and
   assert.equal(dead.rows[0].n, 0);
   assert.equal(await heir.stop('SIGTERM'), 0);
 });
+
+test('SIGTERM under load: every event answered 202 before the stop is there after a restart', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'herald-e2e-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const first = runHerald(t, ['start'], { DATA_DIR: dataDir });
+  const url = await first.url;
+  const acknowledged: string[] = [];
+  let refused = 0;
+  const sender = async (lane: number) => {
+    for (let i = 0; ; i++) {
+      try {
+        const events = Array.from({ length: 20 }, (_, j) => ({
+          id: `lane${lane}-${i}-${j}`,
+          event_type: 'click',
+          user_id: `u${lane}`,
+        }));
+        const response = await postJson(`${url}/api/v1/events/batch`, events);
+        if (response.status !== 202) {
+          refused++;
+          return;
+        }
+        for (const r of response.body.results as { event_id: string }[])
+          acknowledged.push(r.event_id);
+      } catch {
+        return; // connection refused or reset: the server is gone, nothing was promised
+      }
+    }
+  };
+  const senders = Promise.all([0, 1, 2, 3].map(sender));
+  await eventually(() => (acknowledged.length >= 400 ? true : undefined));
+  assert.equal(await first.stop('SIGTERM'), 0);
+  await senders;
+
+  const second = runHerald(t, ['start'], { DATA_DIR: dataDir });
+  const again = await second.url;
+  await eventually(async () => {
+    const { body } = await getJson(`${again}/metrics/summary`);
+    return body.processed === body.accepted ? true : undefined;
+  });
+  const missing: string[] = [];
+  for (const id of acknowledged) {
+    const { body } = await getJson(`${again}/api/v1/events/${id}`);
+    if (body.status !== 'processed') missing.push(id);
+  }
+  assert.deepEqual(missing, [], `acknowledged ${acknowledged.length}, refused ${refused}`);
+});

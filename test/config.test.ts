@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig, redactConfig } from '../src/config.ts';
+import { HeraldError } from '../src/errors.ts';
+
+test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, PGlite in ./data', () => {
+  const config = loadConfig({});
+  assert.equal(config.port, 8000);
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.dataDir, './data');
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.broker, 'postgres');
+  assert.equal(config.retryBaseMs, 2000);
+  assert.equal(config.retryMaxAttempts, 3);
+});
+
+test('environment variables set values and flags override them', () => {
+  const config = loadConfig({ PORT: '9000', WORKER_BATCH_SIZE: '50' }, { PORT: '9100' });
+  assert.equal(config.port, 9100);
+  assert.equal(config.workerBatchSize, 50);
+});
+
+test('an invalid value fails with an error naming the variable', () => {
+  for (const [env, value, pattern] of [
+    ['PORT', 'eighty', /PORT: expected an integer/],
+    ['PORT', '70000', /PORT: must be between 0 and 65535/],
+    ['BROKER', 'carrier-pigeon', /BROKER: must be one of/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: must be a postgres/],
+    ['DATABASE_SCHEMA', 'Robert"); DROP', /DATABASE_SCHEMA: must be a lower-case SQL identifier/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [env]: value }),
+      (error: unknown) =>
+        error instanceof HeraldError &&
+        error.code === 'HERALD_CONFIG_INVALID' &&
+        pattern.test(error.message),
+      `${env}=${value}`,
+    );
+  }
+});
+
+test('an unknown flag is refused, named as the user typed it', () => {
+  assert.throws(() => loadConfig({}, { PROT: '1' }), /--prot: unknown option/);
+});
+
+test('the printed configuration masks the database password', () => {
+  const config = loadConfig({ DATABASE_URL: 'postgres://herald:s3cret@db:5432/herald' });
+  assert.equal(redactConfig(config).databaseUrl, 'postgres://herald:***@db:5432/herald');
+});
