@@ -182,3 +182,20 @@ test('SIGTERM under load: every event answered 202 before the stop is there afte
   }
   assert.deepEqual(missing, [], `acknowledged ${acknowledged.length}, refused ${refused}`);
 });
+
+test('usage and configuration mistakes exit 2 with a message naming the problem', async (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['fly'], {}, /unknown command "fly"/],
+    [['start', '--port', 'eighty'], {}, /PORT: expected an integer/],
+    [['worker'], { DATABASE_URL: '' }, /DATABASE_URL: separate api and worker processes need a PostgreSQL server/],
+  ];
+  for (const [args, env, message] of cases) {
+    const run = runHerald(t, args, env);
+    let stderr = '';
+    run.child.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    assert.equal(await run.exited, 2, args.join(' '));
+    assert.match(stderr, message);
+  }
+});
