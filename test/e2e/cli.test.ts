@@ -187,7 +187,11 @@ test('usage and configuration mistakes exit 2 with a message naming the problem'
   const cases: [string[], Record<string, string>, RegExp][] = [
     [['fly'], {}, /unknown command "fly"/],
     [['start', '--port', 'eighty'], {}, /PORT: expected an integer/],
-    [['worker'], { DATABASE_URL: '' }, /DATABASE_URL: separate api and worker processes need a PostgreSQL server/],
+    [
+      ['worker'],
+      { DATABASE_URL: '' },
+      /DATABASE_URL: separate api and worker processes need a PostgreSQL server/,
+    ],
   ];
   for (const [args, env, message] of cases) {
     const run = runHerald(t, args, env);
