@@ -13,6 +13,22 @@ const types = {
   },
 };
 
+/**
+ * CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent create (an API and workers
+ * starting together): the loser gets a unique violation, which means the schema exists.
+ */
+async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') {
+      await pool.end();
+      throw error;
+    }
+  }
+}
+
 export interface ServerOptions {
   url: string;
   schema: string;
@@ -33,7 +49,7 @@ export async function openPostgres(options: ServerOptions): Promise<Database> {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+  await createSchema(pool, options.schema);
 
   const executor = (target: pg.Pool | pg.PoolClient): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []) {
