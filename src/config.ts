@@ -25,6 +25,13 @@ export interface Config {
   batchMaxEvents: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdownTimeoutMs: number;
+  auth: 'auto' | 'required' | 'disabled';
+  adminApiKey: string | undefined;
+  rateLimitPerMinute: number;
+  requestTimeoutMs: number;
+  maxJsonDepth: number;
+  overloadEventLoopDelayMs: number;
+  overloadPendingEvents: number;
 }
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -213,6 +220,60 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     default: 10000,
     parse: integer(0, 600000),
     description: 'how long a graceful shutdown waits for in-flight work',
+  },
+  auth: {
+    key: 'auth',
+    env: 'AUTH',
+    default: 'auto',
+    parse: oneOf('auto', 'required', 'disabled'),
+    description: 'API keys: auto = required unless HOST is a loopback address',
+  },
+  adminApiKey: {
+    key: 'adminApiKey',
+    env: 'ADMIN_API_KEY',
+    default: undefined,
+    parse: (raw, name) => {
+      if (raw === '') return undefined;
+      if (raw.length < 32) throw invalid(name, 'must be at least 32 characters');
+      return raw;
+    },
+    description: 'a key with every scope, for bootstrapping (create real keys with it)',
+    secret: true,
+  },
+  rateLimitPerMinute: {
+    key: 'rateLimitPerMinute',
+    env: 'RATE_LIMIT_PER_MINUTE',
+    default: 60000,
+    parse: integer(0, 100000000),
+    description: 'requests per minute per API key (or address) when auth is on; 0 = no limit',
+  },
+  requestTimeoutMs: {
+    key: 'requestTimeoutMs',
+    env: 'REQUEST_TIMEOUT_MS',
+    default: 30000,
+    parse: integer(0, 600000),
+    description: 'longest time to receive a whole request',
+  },
+  maxJsonDepth: {
+    key: 'maxJsonDepth',
+    env: 'MAX_JSON_DEPTH',
+    default: 32,
+    parse: integer(2, 1000),
+    description: 'deepest nesting of objects and arrays accepted in a body',
+  },
+  overloadEventLoopDelayMs: {
+    key: 'overloadEventLoopDelayMs',
+    env: 'OVERLOAD_EVENT_LOOP_DELAY_MS',
+    default: 1000,
+    parse: integer(0, 60000),
+    description: 'event-loop delay beyond which the API answers 503 + Retry-After; 0 = off',
+  },
+  overloadPendingEvents: {
+    key: 'overloadPendingEvents',
+    env: 'OVERLOAD_PENDING_EVENTS',
+    default: 100000,
+    parse: integer(0, 100000000),
+    description: 'events waiting for a commit beyond which the API answers 503; 0 = off',
   },
 };
 

@@ -4,13 +4,16 @@ import { PostgresBroker } from './adapters/brokers/postgres/broker.ts';
 import { migrate } from './adapters/postgres/migrate.ts';
 import { openPglite } from './adapters/postgres/pglite.ts';
 import { openPostgres } from './adapters/postgres/server.ts';
+import { PostgresApiKeyStore } from './adapters/store/postgres/api-key-store.ts';
 import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
+import { ApiKeyService } from './app/api-keys.ts';
 import { IngestService } from './app/ingest.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
 import { Worker } from './app/worker.ts';
 import type { Config } from './config.ts';
 import { TOPICS } from './domain/events.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
+import { authRequired as authIsRequired } from './http/access.ts';
 import { buildServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -105,6 +108,13 @@ export async function startPlatform(
 
     let server: FastifyInstance | undefined;
     let ingest: IngestService | undefined;
+    const authRequired = authIsRequired(config.auth, config.host);
+    if (roles.api && authRequired && config.adminApiKey === undefined) {
+      logger.warn(
+        { host: config.host, auth: config.auth },
+        'API keys are required but ADMIN_API_KEY is not set: only existing keys will be accepted',
+      );
+    }
     let url: string | undefined;
     if (roles.api) {
       ingest = new IngestService(broker, metrics, {
@@ -124,6 +134,15 @@ export async function startPlatform(
         batchMaxEvents: config.batchMaxEvents,
         workerGroup: WORKER_GROUP,
         version: VERSION,
+        keys: new ApiKeyService(new PostgresApiKeyStore(db), { adminKey: config.adminApiKey }),
+        authRequired,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        requestTimeoutMs: config.requestTimeoutMs,
+        maxJsonDepth: config.maxJsonDepth,
+        overload: {
+          maxEventLoopDelayMs: config.overloadEventLoopDelayMs,
+          maxPendingEvents: config.overloadPendingEvents,
+        },
       });
       url = await server.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${url}/docs` }, 'api listening');

@@ -54,6 +54,9 @@ const FRAMEWORK_PROBLEMS: Record<string, [number, string, string]> = {
 
 /** One place mapping every error to its HTTP answer; the server never leaks a stack. */
 export function errorToProblem(error: FastifyError | Error, request: FastifyRequest): Problem {
+  // Plugins (the rate limiter) attach the problem they mean.
+  const attached = (error as { problem?: Problem }).problem;
+  if (attached !== undefined) return attached;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const part = fastifyError.validationContext ?? 'body';

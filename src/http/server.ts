@@ -9,13 +9,17 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import type { ApiKeyService } from '../app/api-keys.ts';
 import type { IngestService } from '../app/ingest.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventStore } from '../ports/event-store.ts';
+import { apiKeyAuth } from './auth.ts';
+import { overloadGuard } from './overload.ts';
 import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationsRoutes } from './routes/operations.ts';
@@ -31,6 +35,13 @@ export interface ServerDependencies {
   batchMaxEvents: number;
   workerGroup: string;
   version: string;
+  keys: ApiKeyService;
+  /** Whether API keys are required (see access.ts for which routes). */
+  authRequired: boolean;
+  rateLimitPerMinute: number;
+  requestTimeoutMs: number;
+  maxJsonDepth: number;
+  overload: { maxEventLoopDelayMs: number; maxPendingEvents: number };
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -45,6 +56,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       requestIdLogLabel: 'correlationId',
     }),
     bodyLimit: deps.maxBodyBytes,
+    requestTimeout: deps.requestTimeoutMs,
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-correlation-id'] ?? request.headers['x-request-id'];
@@ -83,6 +95,32 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     );
   });
 
+  // Deeply nested JSON costs every later step (validation, storage) stack and time.
+  app.addHook('preValidation', async (request, reply) => {
+    if (
+      request.body !== undefined &&
+      jsonDepth(request.body, deps.maxJsonDepth) > deps.maxJsonDepth
+    ) {
+      return sendProblem(
+        reply,
+        problem(
+          400,
+          'json-too-deep',
+          'JSON nested too deeply',
+          `at most ${deps.maxJsonDepth} levels`,
+        ),
+      );
+    }
+  });
+
+  if (deps.authRequired) {
+    await app.register(apiKeyAuth, {
+      keys: deps.keys,
+      rateLimitPerMinute: deps.rateLimitPerMinute,
+    });
+  }
+  await app.register(overloadGuard, { ...deps.overload, pendingEvents: () => deps.ingest.pending });
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorToProblem(error, request);
     if (body.status === 503) reply.header('retry-after', '1');
@@ -120,6 +158,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     batchMaxEvents: deps.batchMaxEvents,
   });
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
+  await app.register(apiKeyRoutes, { keys: deps.keys });
   await app.register(operationsRoutes, {
     db: deps.db,
     broker: deps.broker,
@@ -129,4 +168,18 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     startedAt: new Date(),
   });
   return app;
+}
+
+/** Nesting depth of a parsed JSON value, counting no further than `limit + 1`. */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node !== 'object' || node === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }

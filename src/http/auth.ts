@@ -1,0 +1,81 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiKeyService, Principal } from '../app/api-keys.ts';
+import { grants } from '../domain/api-keys.ts';
+import { accessFor } from './access.ts';
+import { problem, sendProblem } from './problem.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export interface AuthOptions {
+  keys: ApiKeyService;
+  /** Requests per minute per key (or address); 0 = no limit. */
+  rateLimitPerMinute: number;
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  const apiKey = request.headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey : undefined;
+}
+
+/**
+ * API-key authentication and per-key rate limits for every route the access policy does not
+ * leave public. Keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+ */
+export const apiKeyAuth = fp(
+  async (app: FastifyInstance, options: AuthOptions) => {
+    app.decorateRequest('principal', undefined);
+    app.addHook('onRequest', async (request, reply) => {
+      const access = accessFor(request.method, request.routeOptions.url ?? '');
+      if (access === 'public' || access === 'session') return;
+      const key = presentedKey(request);
+      const principal = key === undefined ? undefined : await options.keys.verify(key);
+      if (principal === undefined) {
+        reply.header('www-authenticate', 'Bearer realm="herald"');
+        return sendProblem(
+          reply,
+          problem(
+            401,
+            'unauthorized',
+            'API key required',
+            key === undefined ? 'send Authorization: Bearer <key>' : 'the API key is not valid',
+          ),
+        );
+      }
+      if (!grants(principal.scopes, access)) {
+        return sendProblem(
+          reply,
+          problem(403, 'forbidden', 'Forbidden', `this API key lacks the "${access}" scope`),
+        );
+      }
+      request.principal = principal;
+    });
+    if (options.rateLimitPerMinute > 0) {
+      await app.register(rateLimit, {
+        max: options.rateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: (request) => request.principal?.keyId ?? request.ip,
+        allowList: (request) =>
+          request.principal === undefined &&
+          accessFor(request.method, request.routeOptions.url ?? '') === 'public',
+        errorResponseBuilder: (_request, context) => {
+          const body = problem(
+            429,
+            'rate-limited',
+            'Too many requests',
+            `limit ${context.max} per minute; retry in ${context.after}`,
+          );
+          return Object.assign(new Error(body.detail), { statusCode: 429, problem: body });
+        },
+      });
+    }
+  },
+  { name: 'herald-api-key-auth' },
+);
