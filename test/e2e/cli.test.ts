@@ -54,8 +54,12 @@ test('herald api and two herald worker processes share a PostgreSQL server', asy
   const api = runHerald(t, ['api'], env);
   const url = await api.url;
   const workers = [runHerald(t, ['worker'], env), runHerald(t, ['worker'], env)];
+  for (const worker of workers) {
+    await eventually(() =>
+      worker.logs.some((l) => l.msg === 'worker started') ? true : undefined,
+    );
+  }
   await postSeedsAndWaitProcessed(url);
-  // Both workers joined the group and take part: send enough work for both.
   const batch = Array.from({ length: 400 }, (_, i) => ({
     event_type: 'click',
     user_id: `user-${i % 50}`,
@@ -65,10 +69,7 @@ test('herald api and two herald worker processes share a PostgreSQL server', asy
     const { body } = await getJson(`${url}/metrics/summary`);
     return body.processed === 403 ? true : undefined;
   });
-  for (const worker of workers) {
-    assert.ok(worker.logs.some((l) => l.msg === 'worker started'));
-    assert.equal(await worker.stop('SIGTERM'), 0);
-  }
+  for (const worker of workers) assert.equal(await worker.stop('SIGTERM'), 0);
 });
 
 test('a worker killed with SIGKILL mid-run loses nothing: another takes over and each event is processed once', async (t) => {
