@@ -1,4 +1,8 @@
-import { analyzeFormula, compareReportedWeight } from '../domain/chemistry/index.ts';
+import {
+  analyzeFormula,
+  compareReportedWeight,
+  type FormulaAnalysis,
+} from '../domain/chemistry/index.ts';
 import { ErrorCodes, HeraldError } from '../errors.ts';
 import type { DeliveredMessage } from '../ports/broker.ts';
 import type { FailedEvent, FailureReason, ProcessedEvent } from '../ports/event-store.ts';
@@ -13,6 +17,8 @@ export interface StageContext {
   readonly message: DeliveredMessage;
   /** Facts stages add; persisted with the event. */
   readonly enrichment: Record<string, unknown>;
+  /** What one stage worked out for a later one (not persisted), so nothing is computed twice. */
+  readonly scratch: { formula?: FormulaAnalysis & { ok: true } };
   readonly now: Date;
 }
 
@@ -67,7 +73,7 @@ export const decodeStage: Stage = {
 
 export const validateStage: Stage = {
   name: 'validate',
-  run({ message, now }) {
+  run({ message, scratch, now }) {
     const timestamp = message.value.timestamp;
     if (timestamp !== undefined) {
       const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
@@ -87,19 +93,20 @@ export const validateStage: Stage = {
           'data.formula',
         );
       }
+      scratch.formula = analysis;
     }
   },
 };
 
 export const enrichStage: Stage = {
   name: 'enrich',
-  run({ message, enrichment, now }) {
+  run({ message, enrichment, scratch, now }) {
     enrichment.received_at = message.acceptedAt.toISOString();
     enrichment.processed_at = now.toISOString();
     enrichment.processing_latency_ms = Math.max(0, now.getTime() - message.acceptedAt.getTime());
     if (message.topic !== 'chemical') return;
     const data = message.value.data as { formula: string; weight?: unknown };
-    const analysis = analyzeFormula(data.formula);
+    const analysis = scratch.formula ?? analyzeFormula(data.formula);
     if (!analysis.ok) return;
     const chemistry: Record<string, unknown> = {
       hill_formula: analysis.hill,
@@ -147,8 +154,9 @@ export async function processMessage(
   now: Date = new Date(),
 ): Promise<Outcome> {
   const enrichment: Record<string, unknown> = {};
+  const context: StageContext = { message, enrichment, scratch: {}, now };
   try {
-    for (const stage of stages) await stage.run({ message, enrichment, now });
+    for (const stage of stages) await stage.run(context);
   } catch (error) {
     if (error instanceof HeraldError && error.code === ErrorCodes.VALIDATION) {
       return { kind: 'dead', failure: failureOf(message, 'invalid', error) };
