@@ -32,6 +32,21 @@ export interface Config {
   maxJsonDepth: number;
   overloadEventLoopDelayMs: number;
   overloadPendingEvents: number;
+  agentsEnabled: boolean;
+  llmBaseUrl: string | undefined;
+  llmApiKey: string | undefined;
+  llmModel: string;
+  llmTimeoutMs: number;
+  llmRequestsPerMinute: number;
+  llmTokensPerMinute: number;
+  llmConcurrency: number;
+  llmMaxRetries: number;
+  llmRetryBaseMs: number;
+  llmRetryMaxMs: number;
+  llmMaxWaitMs: number;
+  llmBreakerFailures: number;
+  llmBreakerCooldownMs: number;
+  agentsReenrichIntervalMs: number;
 }
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -77,6 +92,20 @@ const optionalUrl: Parser<string | undefined> = (raw, name) => {
   if (!/^postgres(ql)?:\/\//.test(raw)) throw invalid(name, 'must be a postgres:// URL');
   return raw;
 };
+
+const booleanFlag: Parser<boolean> = (raw, name) => {
+  if (/^(true|1|yes|on)$/i.test(raw.trim())) return true;
+  if (/^(false|0|no|off)$/i.test(raw.trim())) return false;
+  throw invalid(name, `expected true or false, got "${raw}"`);
+};
+
+const optionalHttpUrl: Parser<string | undefined> = (raw, name) => {
+  if (raw === '') return undefined;
+  if (!/^https?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an http:// or https:// URL');
+  return raw;
+};
+
+const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 
 const identifier: Parser<string> = (raw, name) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) {
@@ -275,6 +304,114 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     parse: integer(0, 100000000),
     description: 'events waiting for a commit beyond which the API answers 503; 0 = off',
   },
+  agentsEnabled: {
+    key: 'agentsEnabled',
+    env: 'AGENTS_ENABLED',
+    default: true,
+    parse: booleanFlag,
+    description: 'run the chemistry agent on chemical events (with the worker role)',
+  },
+  llmBaseUrl: {
+    key: 'llmBaseUrl',
+    env: 'LLM_BASE_URL',
+    default: undefined,
+    parse: optionalHttpUrl,
+    description:
+      'OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset = offline agent only',
+  },
+  llmApiKey: {
+    key: 'llmApiKey',
+    env: 'LLM_API_KEY',
+    default: undefined,
+    parse: optionalText,
+    description: 'bearer token for LLM_BASE_URL (none for local servers)',
+    secret: true,
+  },
+  llmModel: {
+    key: 'llmModel',
+    env: 'LLM_MODEL',
+    default: 'gpt-4o-mini',
+    parse: text,
+    description: 'model name sent to LLM_BASE_URL',
+  },
+  llmTimeoutMs: {
+    key: 'llmTimeoutMs',
+    env: 'LLM_TIMEOUT_MS',
+    default: 30000,
+    parse: integer(10, 600000),
+    description: 'timeout of one LLM call',
+  },
+  llmRequestsPerMinute: {
+    key: 'llmRequestsPerMinute',
+    env: 'LLM_REQUESTS_PER_MINUTE',
+    default: 60,
+    parse: integer(1, 1000000),
+    description: 'client-side limit on LLM requests per minute (bursts of one second of them)',
+  },
+  llmTokensPerMinute: {
+    key: 'llmTokensPerMinute',
+    env: 'LLM_TOKENS_PER_MINUTE',
+    default: 100000,
+    parse: integer(100, 100000000),
+    description: 'client-side limit on LLM tokens per minute (estimated before, counted after)',
+  },
+  llmConcurrency: {
+    key: 'llmConcurrency',
+    env: 'LLM_CONCURRENCY',
+    default: 2,
+    parse: integer(1, 256),
+    description: 'LLM calls in flight at once',
+  },
+  llmMaxRetries: {
+    key: 'llmMaxRetries',
+    env: 'LLM_MAX_RETRIES',
+    default: 3,
+    parse: integer(0, 20),
+    description: 'retries of an LLM call after a 429, 5xx, timeout or network error',
+  },
+  llmRetryBaseMs: {
+    key: 'llmRetryBaseMs',
+    env: 'LLM_RETRY_BASE_MS',
+    default: 1000,
+    parse: integer(0, 3600000),
+    description: 'first LLM retry delay cap; doubles per attempt (full jitter)',
+  },
+  llmRetryMaxMs: {
+    key: 'llmRetryMaxMs',
+    env: 'LLM_RETRY_MAX_MS',
+    default: 30000,
+    parse: integer(0, 3600000),
+    description: 'largest LLM retry delay',
+  },
+  llmMaxWaitMs: {
+    key: 'llmMaxWaitMs',
+    env: 'LLM_MAX_WAIT_MS',
+    default: 60000,
+    parse: integer(0, 3600000),
+    description:
+      'longest an event waits for rate limits and retries before the offline agent answers',
+  },
+  llmBreakerFailures: {
+    key: 'llmBreakerFailures',
+    env: 'LLM_BREAKER_FAILURES',
+    default: 5,
+    parse: integer(1, 1000),
+    description: 'consecutive failed LLM calls that open the circuit breaker',
+  },
+  llmBreakerCooldownMs: {
+    key: 'llmBreakerCooldownMs',
+    env: 'LLM_BREAKER_COOLDOWN_MS',
+    default: 30000,
+    parse: integer(10, 3600000),
+    description: 'how long an open circuit refuses LLM calls before one trial call',
+  },
+  agentsReenrichIntervalMs: {
+    key: 'agentsReenrichIntervalMs',
+    env: 'AGENTS_REENRICH_INTERVAL_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description: 'how often fallback answers are sent to the LLM again; 0 = never',
+  },
 };
 
 export const configSettings = Object.values(settings) as Setting<keyof Config>[];
@@ -315,7 +452,11 @@ export function redactConfig(config: Config): Record<string, unknown> {
   for (const setting of configSettings) {
     const value = config[setting.key];
     shown[setting.key] =
-      setting.secret && typeof value === 'string' ? value.replace(/:[^:@/]*@/, ':***@') : value;
+      setting.secret && typeof value === 'string'
+        ? value.includes('://')
+          ? value.replace(/:[^:@/]*@/, ':***@')
+          : '***'
+        : value;
   }
   return shown;
 }

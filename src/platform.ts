@@ -4,8 +4,10 @@ import { PostgresBroker } from './adapters/brokers/postgres/broker.ts';
 import { migrate } from './adapters/postgres/migrate.ts';
 import { openPglite } from './adapters/postgres/pglite.ts';
 import { openPostgres } from './adapters/postgres/server.ts';
+import { PostgresAgentStore } from './adapters/store/postgres/agent-store.ts';
 import { PostgresApiKeyStore } from './adapters/store/postgres/api-key-store.ts';
 import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
+import type { AgentRunner } from './app/agents/runner.ts';
 import { ApiKeyService } from './app/api-keys.ts';
 import { IngestService } from './app/ingest.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
@@ -17,6 +19,7 @@ import { authRequired as authIsRequired } from './http/access.ts';
 import { buildServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { startAgents } from './platform-agents.ts';
 import type { Database } from './ports/database.ts';
 import { VERSION } from './version.ts';
 
@@ -34,6 +37,8 @@ export interface RunningPlatform {
   metrics: Metrics;
   server: FastifyInstance | undefined;
   worker: Worker | undefined;
+  /** The chemistry agents (worker role, AGENTS_ENABLED). */
+  agents: AgentRunner | undefined;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Graceful stop: no new requests, in-flight work finished and committed, then close. */
@@ -87,6 +92,7 @@ export async function startPlatform(
     }
     const store = new PostgresEventStore(db);
     const metrics = new Metrics();
+    metrics.watchBroker(broker, [WORKER_GROUP]);
 
     let worker: Worker | undefined;
     if (roles.worker) {
@@ -105,6 +111,11 @@ export async function startPlatform(
       });
       await worker.start(broker);
     }
+    // Their own consumer group: a slow or failing LLM provider never holds up processing.
+    const agents =
+      roles.worker && config.agentsEnabled
+        ? await startAgents(config, db, broker, metrics, logger)
+        : undefined;
 
     let server: FastifyInstance | undefined;
     let ingest: IngestService | undefined;
@@ -134,6 +145,7 @@ export async function startPlatform(
         batchMaxEvents: config.batchMaxEvents,
         workerGroup: WORKER_GROUP,
         version: VERSION,
+        agentStore: new PostgresAgentStore(db),
         keys: new ApiKeyService(new PostgresApiKeyStore(db), { adminKey: config.adminApiKey }),
         authRequired,
         rateLimitPerMinute: config.rateLimitPerMinute,
@@ -157,13 +169,14 @@ export async function startPlatform(
         await server?.close();
         clearInterval(sweeper);
         await ingest?.drained();
+        await agents?.stop();
         await worker?.stop();
         await broker.close();
         await db.close();
       })();
       return stopped;
     };
-    return { db, broker, metrics, server, worker, url, stop };
+    return { db, broker, metrics, server, worker, agents, url, stop };
   } catch (error) {
     await db.close().catch(() => {});
     throw error;

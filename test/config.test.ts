@@ -48,3 +48,19 @@ test('the printed configuration masks the database password', () => {
   const config = loadConfig({ DATABASE_URL: 'postgres://herald:s3cret@db:5432/herald' });
   assert.equal(redactConfig(config).databaseUrl, 'postgres://herald:***@db:5432/herald');
 });
+
+test('LLM settings: the offline agent by default, and the API key is never printed', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.llmBaseUrl, undefined);
+  assert.equal(defaults.agentsEnabled, true);
+  const config = loadConfig({
+    LLM_BASE_URL: 'http://127.0.0.1:8080/v1',
+    LLM_API_KEY: 'sk-live-abcdef',
+    AGENTS_ENABLED: 'false',
+  });
+  assert.equal(config.llmBaseUrl, 'http://127.0.0.1:8080/v1');
+  assert.equal(config.agentsEnabled, false);
+  assert.equal(redactConfig(config).llmApiKey, '***');
+  assert.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), /LLM_BASE_URL: must be an http/);
+  assert.throws(() => loadConfig({ AGENTS_ENABLED: 'maybe' }), /AGENTS_ENABLED: expected true/);
+});

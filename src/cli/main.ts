@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { openDatabase, type Roles, startPlatform } from '../platform.ts';
 import { VERSION } from '../version.ts';
 import { parseArgs } from './args.ts';
+import { clientCommands, runClientCommand } from './commands/index.ts';
 
 /** Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration. */
 const EXIT_FAILURE = 1;
@@ -39,6 +40,11 @@ Usage: herald <command> [options]
 Commands:
 ${commands}
 
+Client commands (talk to a running Herald; \`herald <command> --help\` for their options):
+${Object.values(clientCommands)
+  .map((c) => `  ${c.name.padEnd(9)} ${c.summary}`)
+  .join('\n')}
+
 Options (each also read from the environment variable beside it):
 ${options}
   --help                                        show this help
@@ -50,6 +56,17 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.command === undefined || args.command === 'help') {
     process.stdout.write(usage());
     return args.command === undefined && !args.help ? EXIT_USAGE : 0;
+  }
+  const client = clientCommands[args.command];
+  if (client !== undefined) {
+    // Client commands parse their own options (booleans, repeated ids) from the raw argv.
+    const rest = [...argv];
+    rest.splice(rest.indexOf(args.command), 1);
+    return runClientCommand(client, rest, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
   }
   const command = COMMANDS[args.command];
   if (command === undefined) {

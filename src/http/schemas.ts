@@ -157,7 +157,10 @@ export const eventRecord = {
   type: 'object',
   properties: {
     id: { type: 'string' },
-    status: { type: 'string', enum: ['accepted', 'processed', 'failed', 'dead_lettered'] },
+    status: {
+      type: 'string',
+      enum: ['accepted', 'processed', 'failed', 'dead_lettered', 'purged'],
+    },
     topic: { type: 'string' },
     type: { type: 'string' },
     key: { type: 'string' },

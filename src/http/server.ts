@@ -13,14 +13,18 @@ import type { ApiKeyService } from '../app/api-keys.ts';
 import type { IngestService } from '../app/ingest.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AgentStore } from '../ports/agent-store.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { apiKeyAuth } from './auth.ts';
 import { overloadGuard } from './overload.ts';
 import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
+import { agentRoutes } from './routes/agents.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationsRoutes } from './routes/operations.ts';
 
@@ -36,6 +40,7 @@ export interface ServerDependencies {
   workerGroup: string;
   version: string;
   keys: ApiKeyService;
+  agentStore: AgentStore;
   /** Whether API keys are required (see access.ts for which routes). */
   authRequired: boolean;
   rateLimitPerMinute: number;
@@ -146,6 +151,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       tags: [
         { name: 'events', description: 'Publish events and follow them' },
         { name: 'dead letters', description: 'Inspect and replay failed events' },
+        { name: 'agents', description: 'Molecules and the chemistry agent runs on them' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -158,7 +164,10 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     batchMaxEvents: deps.batchMaxEvents,
   });
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
+  await app.register(eventSearchRoutes, { store: deps.store });
+  await app.register(dashboardRoutes);
   await app.register(apiKeyRoutes, { keys: deps.keys });
+  await app.register(agentRoutes, { agents: deps.agentStore });
   await app.register(operationsRoutes, {
     db: deps.db,
     broker: deps.broker,

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { Broker } from '../ports/broker.ts';
 
 /**
  * Herald's Prometheus metrics, one registry per process (tests build several processes' worth
@@ -78,7 +79,91 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly llmCalls = new client.Counter({
+    name: 'herald_llm_calls_total',
+    help: 'Calls to the LLM provider by outcome (ok, rate_limited, server, timeout, …)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly llmTokens = new client.Counter({
+    name: 'herald_llm_tokens_total',
+    help: 'Tokens the LLM provider reported using',
+    registers: [this.registry],
+  });
+
+  readonly llmRateLimited = new client.Counter({
+    name: 'herald_llm_rate_limited_total',
+    help: 'LLM calls delayed or refused by a rate limit (the provider’s 429 or our own budget)',
+    registers: [this.registry],
+  });
+
+  readonly circuitBreakerState = new client.Gauge({
+    name: 'herald_circuit_breaker_state',
+    help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
+    labelNames: ['breaker'] as const,
+    registers: [this.registry],
+  });
+
+  readonly agentRuns = new client.Counter({
+    name: 'herald_agent_runs_total',
+    help: 'Agent runs recorded, by agent and status (succeeded, cached, rejected, fallback, offline)',
+    labelNames: ['agent', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  // Lag and depth are read from the broker when scraped (see watchBroker), not kept up to date.
+  #lagSource: { broker: Pick<Broker, 'lag'>; groups: readonly string[] } | undefined;
+  #lagReading: Promise<void> | undefined;
+
+  readonly consumerLag = new client.Gauge({
+    name: 'herald_consumer_lag',
+    help: 'Messages published but not yet committed by a consumer group, per partition',
+    labelNames: ['group', 'partition'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectLag(),
+  });
+
+  readonly queueDepth = new client.Gauge({
+    name: 'herald_queue_depth',
+    help: 'Messages waiting for a consumer group (its lag summed over partitions)',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectLag(),
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+  }
+
+  /** Reports `groups`' lag per partition and queue depth from `broker` on every scrape. */
+  watchBroker(broker: Pick<Broker, 'lag'>, groups: readonly string[]): void {
+    this.#lagSource = { broker, groups };
+  }
+
+  /** Both gauges are collected concurrently on a scrape; they share one read of the broker. */
+  #collectLag(): Promise<void> {
+    this.#lagReading ??= this.#readLag().finally(() => {
+      this.#lagReading = undefined;
+    });
+    return this.#lagReading;
+  }
+
+  async #readLag(): Promise<void> {
+    const source = this.#lagSource;
+    if (source === undefined) return;
+    this.consumerLag.reset();
+    this.queueDepth.reset();
+    for (const group of source.groups) {
+      // A broker that cannot be read leaves the gauges empty: absent, not a false zero.
+      const lag = await source.broker.lag(group).catch(() => undefined);
+      if (lag === undefined) continue;
+      let depth = 0;
+      for (const p of lag) {
+        this.consumerLag.set({ group, partition: String(p.partition) }, p.lag);
+        depth += p.lag;
+      }
+      this.queueDepth.set({ group }, depth);
+    }
   }
 }

@@ -33,7 +33,8 @@ export interface FailedEvent {
   generation: number;
 }
 
-export type EventStatus = 'accepted' | 'processed' | 'failed' | 'dead_lettered';
+/** `purged`: dead-lettered, then dropped by an operator; it will not be processed. */
+export type EventStatus = 'accepted' | 'processed' | 'failed' | 'dead_lettered' | 'purged';
 
 export interface EventRecord {
   id: string;
@@ -75,6 +76,24 @@ export interface DeadLetter {
 export interface DeadLetterFilter {
   type?: string;
   reason?: string;
+  /** Last failed at or after (ISO 8601). */
+  since?: string;
+  /** Last failed before (ISO 8601). */
+  until?: string;
+  /** Only these event ids. */
+  ids?: readonly string[];
+  limit: number;
+}
+
+/** Event search: all given filters must match; newest accepted first. */
+export interface EventSearch {
+  userId?: string;
+  type?: string;
+  topic?: string;
+  /** Accepted at or after (ISO 8601). */
+  from?: string;
+  /** Accepted before (ISO 8601). */
+  to?: string;
   limit: number;
 }
 
@@ -99,4 +118,10 @@ export interface EventStore {
    */
   markReplayed(id: string, generation: number): Promise<boolean>;
   counts(): Promise<StoreCounts>;
+  /**
+   * Deletes the dead letters matching `filter` (the accepted event stays in the log) and
+   * returns their ids.
+   */
+  purgeDeadLetters(filter: DeadLetterFilter): Promise<string[]>;
+  search(filter: EventSearch): Promise<EventRecord[]>;
 }

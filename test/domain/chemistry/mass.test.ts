@@ -274,3 +274,23 @@ test('property: atom order does not change composition, Hill form or mass', () =
     assert.deepEqual(analysis(a), analysis(b), `${a} vs ${b}`);
   }
 });
+
+test('known compounds match their literature molar masses (issue 6 table)', () => {
+  const table: Array<[string, string, number]> = [
+    ['water', 'H2O', 18.015],
+    ['caffeine', 'C8H10N4O2', 194.19],
+    ['copper(II) sulfate pentahydrate', 'CuSO4·5H2O', 249.68],
+    ['aspirin', 'C9H8O4', 180.16],
+    ['glucose', 'C6H12O6', 180.16],
+    ['calcium hydroxide', 'Ca(OH)2', 74.09],
+    ['sodium chloride', 'NaCl', 58.44],
+    ['paracetamol', 'C8H9NO2', 151.16],
+    ['sulfuric acid', 'H2SO4', 98.08],
+    ['benzene', 'C6H6', 78.11],
+  ];
+  for (const [name, formula, literature] of table) {
+    const computed = analysis(formula).averageMass;
+    assert.equal(compareReportedWeight(literature, computed).matches, true, `${name} ${computed}`);
+    close(computed, literature, 0.01, `${name}: ${computed} vs ${literature}`);
+  }
+});

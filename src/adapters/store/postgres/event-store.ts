@@ -3,6 +3,7 @@ import type {
   DeadLetter,
   DeadLetterFilter,
   EventRecord,
+  EventSearch,
   EventStore,
   FailedEvent,
   ProcessedEvent,
@@ -29,7 +30,7 @@ interface EventRow {
   accepted_at: Timestamp;
   processed_at: Timestamp | null;
   enrichment: Record<string, unknown> | null;
-  failure_status: 'retrying' | 'dead' | 'replayed' | null;
+  failure_status: 'retrying' | 'dead' | 'replayed' | 'purged' | null;
   reason: string | null;
   error_code: string | null;
   last_error: string | null;
@@ -90,6 +91,52 @@ function failureRow(f: FailedEvent) {
   };
 }
 
+function toEventRecord(row: EventRow): EventRecord {
+  const status: EventRecord['status'] =
+    row.processed_at !== null
+      ? 'processed'
+      : row.failure_status === 'dead'
+        ? 'dead_lettered'
+        : row.failure_status === 'purged'
+          ? 'purged'
+          : row.failure_status === 'retrying'
+            ? 'failed'
+            : 'accepted';
+  return {
+    id: row.event_id,
+    status,
+    topic: row.topic,
+    type: row.event_type,
+    key: row.key,
+    payload: row.payload,
+    acceptedAt: iso(row.accepted_at),
+    processedAt: isoOrNull(row.processed_at),
+    enrichment: row.enrichment,
+    failure:
+      row.failure_status === null || status === 'processed'
+        ? null
+        : {
+            reason: row.reason ?? '',
+            errorCode: row.error_code ?? '',
+            lastError: row.last_error ?? '',
+            attempts: row.attempts ?? 0,
+            firstFailedAt: isoOrNull(row.first_failed_at) ?? '',
+            lastFailedAt: isoOrNull(row.last_failed_at) ?? '',
+          },
+  };
+}
+
+function deadLetterParams(filter: DeadLetterFilter): unknown[] {
+  return [
+    filter.type ?? null,
+    filter.reason ?? null,
+    filter.since ?? null,
+    filter.until ?? null,
+    filter.ids === undefined ? null : JSON.stringify(filter.ids),
+    filter.limit,
+  ];
+}
+
 /** The event store on PostgreSQL (server or PGlite): one multi-row statement per batch. */
 export class PostgresEventStore implements EventStore {
   readonly #db: Database;
@@ -148,46 +195,32 @@ export class PostgresEventStore implements EventStore {
 
   async get(id: string): Promise<EventRecord | undefined> {
     const [row] = await this.#db.query<EventRow>(sql.getEvent, [id]);
-    if (row === undefined) return undefined;
-    const status =
-      row.processed_at !== null
-        ? 'processed'
-        : row.failure_status === 'dead'
-          ? 'dead_lettered'
-          : row.failure_status === 'retrying'
-            ? 'failed'
-            : 'accepted';
-    return {
-      id: row.event_id,
-      status,
-      topic: row.topic,
-      type: row.event_type,
-      key: row.key,
-      payload: row.payload,
-      acceptedAt: iso(row.accepted_at),
-      processedAt: isoOrNull(row.processed_at),
-      enrichment: row.enrichment,
-      failure:
-        row.failure_status === null || status === 'processed'
-          ? null
-          : {
-              reason: row.reason ?? '',
-              errorCode: row.error_code ?? '',
-              lastError: row.last_error ?? '',
-              attempts: row.attempts ?? 0,
-              firstFailedAt: isoOrNull(row.first_failed_at) ?? '',
-              lastFailedAt: isoOrNull(row.last_failed_at) ?? '',
-            },
-    };
+    return row === undefined ? undefined : toEventRecord(row);
+  }
+
+  async search(filter: EventSearch): Promise<EventRecord[]> {
+    const rows = await this.#db.query<EventRow>(sql.searchEvents, [
+      filter.userId ?? null,
+      filter.type ?? null,
+      filter.topic ?? null,
+      filter.from ?? null,
+      filter.to ?? null,
+      filter.limit,
+    ]);
+    return rows.map(toEventRecord);
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    const rows = await this.#db.query<DeadLetterRow>(sql.listDeadLetters, [
-      filter.type ?? null,
-      filter.reason ?? null,
-      filter.limit,
-    ]);
+    const rows = await this.#db.query<DeadLetterRow>(sql.listDeadLetters, deadLetterParams(filter));
     return rows.map(toDeadLetter);
+  }
+
+  async purgeDeadLetters(filter: DeadLetterFilter): Promise<string[]> {
+    const rows = await this.#db.query<{ event_id: string }>(
+      sql.purgeDeadLetters,
+      deadLetterParams(filter),
+    );
+    return rows.map((r) => r.event_id);
   }
 
   async getDeadLetter(id: string): Promise<DeadLetter | undefined> {

@@ -53,13 +53,47 @@ export const getEvent = `
 const deadLetterColumns = `event_id, topic, event_type, key, payload, headers, reason, error_code,
   last_error, attempts, first_failed_at, last_failed_at, replay_count, accepted_at`;
 
-export const listDeadLetters = `
-  SELECT ${deadLetterColumns} FROM failed_events
-  WHERE status = 'dead'
+// $1 type, $2 reason, $3 since, $4 until, $5 ids (a JSON array of event ids, or null).
+const deadLetterFilter = `status = 'dead'
     AND ($1::text IS NULL OR event_type = $1)
     AND ($2::text IS NULL OR reason = $2)
+    AND ($3::timestamptz IS NULL OR last_failed_at >= $3)
+    AND ($4::timestamptz IS NULL OR last_failed_at < $4)
+    AND ($5::jsonb IS NULL OR event_id IN (SELECT jsonb_array_elements_text($5::jsonb)))`;
+
+export const listDeadLetters = `
+  SELECT ${deadLetterColumns} FROM failed_events
+  WHERE ${deadLetterFilter}
   ORDER BY last_failed_at DESC, event_id
-  LIMIT $3`;
+  LIMIT $6`;
+
+/** Purging marks the dead letter 'purged': it leaves the dead letters, its history stays. */
+export const purgeDeadLetters = `
+  UPDATE failed_events SET status = 'purged' WHERE event_id IN (
+    SELECT event_id FROM failed_events
+    WHERE ${deadLetterFilter}
+    ORDER BY last_failed_at DESC, event_id
+    LIMIT $6)
+  AND status = 'dead'
+  RETURNING event_id`;
+
+/** $1 user_id, $2 event type, $3 topic, $4 from, $5 to, $6 limit; newest first. */
+export const searchEvents = `
+  SELECT r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
+         p.processed_at, p.enrichment,
+         f.status AS failure_status, f.reason, f.error_code, f.last_error, f.attempts,
+         f.first_failed_at, f.last_failed_at
+  FROM raw_events r
+  LEFT JOIN processed_events p ON p.event_id = r.event_id
+  LEFT JOIN failed_events f ON f.event_id = r.event_id
+  WHERE r.generation = 0
+    AND ($1::text IS NULL OR r.payload->>'user_id' = $1)
+    AND ($2::text IS NULL OR r.event_type = $2)
+    AND ($3::text IS NULL OR r.topic = $3)
+    AND ($4::timestamptz IS NULL OR r.accepted_at >= $4)
+    AND ($5::timestamptz IS NULL OR r.accepted_at < $5)
+  ORDER BY r.accepted_at DESC, r.event_id
+  LIMIT $6`;
 
 export const getDeadLetter = `
   SELECT ${deadLetterColumns} FROM failed_events WHERE event_id = $1 AND status = 'dead'`;

@@ -1,0 +1,19 @@
+/**
+ * The client subcommands: each talks to a running Herald over HTTP (`--url`), needs no
+ * database, and lives in its own module. Add a command here to make `herald <name>` run it.
+ */
+import type { ClientCommand } from './common.ts';
+import { dlqCommand } from './dlq.ts';
+import { eventsCommand } from './events.ts';
+import { loadTestCommand } from './load-test.ts';
+import { monitorCommand } from './monitor.ts';
+import { produceCommand } from './produce.ts';
+
+export { type ClientCommand, runClientCommand } from './common.ts';
+
+export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
+  [produceCommand, loadTestCommand, monitorCommand, dlqCommand, eventsCommand].map((c) => [
+    c.name,
+    c,
+  ]),
+);

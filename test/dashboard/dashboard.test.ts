@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { ensureDashboardBuilt } from '../../dashboard/build.ts';
+import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
+import { ErrorCodes, HeraldError } from '../../src/errors.ts';
+import { herald } from '../cli/commands/run-cli.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { getJson, postJson, startTestPlatform } from '../helpers/platform.ts';
+import { CHROMIUM_ARGS, locateChromium } from './chromium.ts';
+
+const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
+
+/** Refuses (dead-letters) the events whose id is in `refused`, until they are taken out. */
+function refusing(refused: Set<string>): Stage {
+  return {
+    name: 'refusing',
+    run({ message }) {
+      if (refused.has(message.id)) {
+        throw new HeraldError(ErrorCodes.VALIDATION, `${message.id}: refused by the test`);
+      }
+    },
+  };
+}
+
+test('the dashboard shows live numbers moving and replays a dead letter that is then processed', async (t) => {
+  const executablePath = locateChromium();
+  await ensureDashboardBuilt();
+  const refused = new Set(['order-42']);
+  const { url } = await startTestPlatform(
+    t,
+    { QUEUE_PARTITIONS: '4' },
+    { stages: [...defaultStages, refusing(refused)] },
+  );
+
+  const profile = await mkdtemp(join(tmpdir(), 'herald-chromium-'));
+  t.after(() => rm(profile, { recursive: true, force: true }));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1360, height: 900 },
+  });
+  t.after(() => browser.close());
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+
+  // Overview: the numbers start at zero and move once events are produced.
+  await page.goto(`${url}/dashboard`);
+  const processed = page.getByTestId('stat-processed');
+  await processed.filter({ hasText: /^0$/ }).waitFor();
+  const produce = herald(['produce', '--count', '60', '--rate', '40', '--url', url]);
+  await page
+    .getByTestId('stat-accepted')
+    .filter({ hasText: /^[1-9]/ })
+    .waitFor({ timeout: 10_000 });
+  assert.equal((await produce).code, 0);
+  await processed.filter({ hasText: /^60$/ }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#chart-throughput canvas').count(), 1, 'throughput chart drawn');
+  assert.match((await page.getByTestId('stat-throughput').textContent()) ?? '', /^\d/);
+  await page.screenshot({ path: join(profile, 'overview.png'), fullPage: true });
+  if (process.env.HERALD_UPDATE_SCREENSHOT !== undefined) {
+    // For the README: a longer run with a few impossible chemicals, so every chart has a story.
+    await herald([
+      'produce',
+      '--count',
+      '500',
+      '--rate',
+      '60',
+      '--invalid-ratio',
+      '0.04',
+      '--url',
+      url,
+    ]);
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  }
+  assert.ok((await stat(join(profile, 'overview.png'))).size > 10_000, 'a screenshot was taken');
+
+  // A dead letter: inspect it in the UI, replay it there, and see it processed.
+  await postJson(`${url}/events`, { id: 'order-42', event_type: 'purchase', user_id: 'ann' });
+  await eventually(async () => {
+    const { body } = await getJson(`${url}/api/v1/events/order-42`);
+    return body.status === 'dead_lettered' ? true : undefined;
+  });
+  await page.getByRole('link', { name: 'Dead letters' }).click();
+  const row = page.locator('tr[data-id="order-42"]');
+  await row.waitFor();
+  await row.click();
+  await page.getByTestId('dlq-detail').getByText('order-42: refused by the test').waitFor();
+  refused.clear();
+  await page.getByTestId('replay-one').click();
+  await page.getByTestId('dlq-message').filter({ hasText: 'Replayed 1 of 1' }).waitFor();
+  await eventually(async () => {
+    const { body } = await getJson(`${url}/api/v1/events/order-42`);
+    return body.status === 'processed' ? true : undefined;
+  });
+  await row.waitFor({ state: 'detached' });
+
+  // The event view shows it processed.
+  await page.goto(`${url}/dashboard/#/events?id=order-42`);
+  await page.getByTestId('event-status').filter({ hasText: 'processed' }).waitFor();
+  assert.deepEqual(pageErrors, [], 'no errors in the page');
+});
+
+test('/dashboard redirects to the app, which is served with its assets', async (t) => {
+  await ensureDashboardBuilt();
+  const { url } = await startTestPlatform(t);
+  const redirect = await fetch(`${url}/dashboard`, { redirect: 'manual' });
+  assert.equal(redirect.status, 302);
+  assert.equal(redirect.headers.get('location'), '/dashboard/');
+  const page = await fetch(`${url}/dashboard/`);
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, 'the page loads a built script');
+  const asset = await fetch(url + script);
+  assert.equal(asset.status, 200);
+  assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
+});
