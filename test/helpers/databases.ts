@@ -24,11 +24,26 @@ export function uniqueSchema(prefix = 'herald_test'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Drops a test's schema. A process of the test that is still winding down (a worker finishing a
+ * batch, a child being killed) can hold locks the drop needs in the other order: Postgres breaks
+ * that deadlock by failing one side, so the drop is retried rather than failing the test.
+ */
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        return;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const transient = code === '40P01' || code === '55P03';
+        if (!transient || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   } finally {
     await client.end();
   }

@@ -19,12 +19,9 @@ export async function startTestPlatform(
   options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' } = {},
 ): Promise<RunningPlatform & { url: string }> {
   const database: Record<string, string> = { DATA_DIR: 'memory://' };
-  if (options.database === 'postgres') {
-    const schema = uniqueSchema();
+  const schema = options.database === 'postgres' ? uniqueSchema() : undefined;
+  if (schema !== undefined) {
     Object.assign(database, { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
-    t.after(async () => {
-      if (process.env.HERALD_KEEP_TEST_DATA === undefined) await dropSchema(schema);
-    });
   }
   const config = loadConfig(
     {},
@@ -44,7 +41,13 @@ export async function startTestPlatform(
       ...(options.stages ? { stages: options.stages } : {}),
     },
   );
-  t.after(() => platform.stop());
+  // After hooks run in the order registered: stop the platform first, then drop its schema.
+  t.after(async () => {
+    await platform.stop();
+    if (schema !== undefined && process.env.HERALD_KEEP_TEST_DATA === undefined) {
+      await dropSchema(schema);
+    }
+  });
   if (platform.url === undefined) throw new Error('platform has no API');
   return platform as RunningPlatform & { url: string };
 }
