@@ -89,7 +89,13 @@ export class PostgresBroker implements Broker {
 
   async consume(options: ConsumerOptions): Promise<Consumer> {
     await this.#db.query(sql.joinGroup, [options.group]);
-    return new PostgresConsumer(this.#db, this.#options, options, this.#published);
+    return new PostgresConsumer(
+      this.#db,
+      this.#options,
+      options,
+      this.#published,
+      this.partitionCount,
+    );
   }
 
   async lag(group: string): Promise<PartitionLag[]> {
@@ -108,6 +114,7 @@ export class PostgresBroker implements Broker {
 class PostgresConsumer implements Consumer {
   readonly #db: Database;
   readonly #broker: PostgresBrokerOptions;
+  readonly #partitionCount: number;
   readonly #options: ConsumerOptions;
   readonly #published: EventEmitter;
   readonly #topics: Set<string>;
@@ -122,9 +129,11 @@ class PostgresConsumer implements Consumer {
     broker: PostgresBrokerOptions,
     options: ConsumerOptions,
     published: EventEmitter,
+    partitionCount: number,
   ) {
     this.#db = db;
     this.#broker = broker;
+    this.#partitionCount = partitionCount;
     this.#options = options;
     this.#published = published;
     this.#topics = new Set(options.topics);
@@ -162,13 +171,20 @@ class PostgresConsumer implements Consumer {
 
   async #runSlot(): Promise<void> {
     const { signal } = this.#stopping;
+    let failures = 0;
     while (!signal.aborted) {
       let worked = false;
       try {
-        worked = await this.#workOnePartition();
+        worked = await this.#workPartitions();
+        failures = 0;
       } catch (error) {
         this.#options.onError?.(error);
-        await this.#idle(this.#broker.pollMs * 10);
+        // The database is unreachable: wait longer after each failure in a row (10 polls,
+        // doubling, at most 5 s, jittered) so an outage is not met with a tight loop of
+        // failing queries and log lines; the first success resets it.
+        failures++;
+        const ceiling = Math.min(this.#broker.pollMs * 10 * 2 ** (failures - 1), 5000);
+        await this.#idle(ceiling / 2 + (Math.random() * ceiling) / 2);
         continue;
       }
       if (!worked) await this.#idle(this.#broker.pollMs);
@@ -190,38 +206,62 @@ class PostgresConsumer implements Consumer {
     this.#wakers.delete(wake);
   }
 
-  /** Claims one partition, hands a batch of it to the handler, commits. False when idle. */
-  async #workOnePartition(): Promise<boolean> {
-    const { group, consumerId, batchSize, handler } = this.#options;
-    const [claim] = await this.#db.query<{ partition: number; committed_offset: number }>(
+  /**
+   * Claims the partitions with unread messages (up to its share: partitions ÷ slots), hands
+   * their next messages to the handler as one batch, commits each partition's offset. One
+   * batch over many partitions costs the same few statements as a batch of one, so a light
+   * load spread over every partition is not served one partition per round trip. False when
+   * idle.
+   */
+  async #workPartitions(): Promise<boolean> {
+    const { group, consumerId, batchSize, handler, concurrency } = this.#options;
+    const share = Math.max(1, Math.ceil(this.#partitionCount / Math.max(1, concurrency)));
+    const claims = await this.#db.query<{ partition: number; committed_offset: number }>(
       sql.claimPartitions,
-      [group, consumerId, this.#broker.leaseMs, 1],
+      [group, consumerId, this.#broker.leaseMs, share],
     );
-    if (claim === undefined) return false;
-    const { partition, committed_offset: committed } = claim;
-    this.#owned.add(partition);
-    let commitThrough = committed;
-    let retryAfterMs = 0;
+    if (claims.length === 0) return false;
+    const partitions = claims.map((c) => c.partition);
+    // Where each partition's offset goes: nowhere unless the batch says otherwise.
+    const through = new Map(claims.map((c) => [c.partition, Number(c.committed_offset)]));
+    const retryAfter = new Map<number, number>();
+    for (const p of partitions) this.#owned.add(p);
     try {
-      const rows = await this.#db.query<LogRow>(sql.fetchBatch, [partition, committed, batchSize]);
+      const rows = await this.#db.query<LogRow>(sql.fetchBatch, [
+        partitions,
+        claims.map((c) => c.committed_offset),
+        Math.max(1, Math.ceil(batchSize / claims.length)),
+      ]);
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
       const outcome = wanted.length > 0 ? await handler(wanted) : { handled: 0 };
       const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
-      retryAfterMs = handled < wanted.length ? (outcome.retryAfterMs ?? 0) : 0;
-      // Commit past everything up to the first unhandled wanted message (skipped topics too).
-      const firstUnhandled = wanted[handled];
-      commitThrough =
-        firstUnhandled === undefined
-          ? (batch.at(-1)?.offset ?? committed)
-          : firstUnhandled.offset - 1;
+      // Each partition commits past everything it delivered (skipped topics too) up to its
+      // first unhandled wanted message; the partition of the message that stopped the batch
+      // waits retryAfterMs, the others are free again at once.
+      for (const m of batch) through.set(m.partition, m.offset);
+      const unhandled = new Set<number>();
+      for (const m of wanted.slice(handled)) {
+        if (unhandled.has(m.partition)) continue;
+        unhandled.add(m.partition);
+        through.set(m.partition, m.offset - 1);
+      }
+      const stoppedAt = wanted[handled];
+      if (stoppedAt !== undefined) retryAfter.set(stoppedAt.partition, outcome.retryAfterMs ?? 0);
     } catch (error) {
       this.#options.onError?.(error);
-      retryAfterMs = this.#broker.pollMs * 10;
+      // Nothing was handled: every partition stays where it was, and waits a little.
+      for (const p of partitions) retryAfter.set(p, this.#broker.pollMs * 10);
     } finally {
-      this.#owned.delete(partition);
+      for (const p of partitions) this.#owned.delete(p);
       await this.#db
-        .query(sql.commitAndRelease, [group, partition, consumerId, commitThrough, retryAfterMs])
+        .query(sql.commitAndRelease, [
+          group,
+          partitions,
+          consumerId,
+          partitions.map((p) => through.get(p)),
+          partitions.map((p) => retryAfter.get(p) ?? 0),
+        ])
         .catch((error: unknown) => this.#options.onError?.(error));
     }
     return true;

@@ -80,30 +80,40 @@ export const claimPartitions = `
   WHERE l.group_id = $1 AND l.partition = free.partition
   RETURNING l.partition, l.committed_offset`;
 
+/**
+ * The next messages of each claimed partition ($1 partitions, $2 their committed offsets), at
+ * most $3 per partition, in partition then offset order.
+ */
 export const fetchBatch = `
-  SELECT partition, "offset", event_id, generation, topic, event_type, key, payload, headers,
-         accepted_at
-  FROM raw_events
-  WHERE partition = $1 AND "offset" > $2
-  ORDER BY "offset"
-  LIMIT $3`;
+  SELECT r.partition, r."offset", r.event_id, r.generation, r.topic, r.event_type, r.key,
+         r.payload, r.headers, r.accepted_at
+  FROM unnest($1::int[], $2::bigint[]) AS c(partition, committed)
+  CROSS JOIN LATERAL (
+    SELECT * FROM raw_events
+    WHERE partition = c.partition AND "offset" > c.committed
+    ORDER BY "offset"
+    LIMIT $3
+  ) r
+  ORDER BY r.partition, r."offset"`;
 
 export const renewLeases = `
   UPDATE consumer_leases SET lease_expires_at = now() + $3::int * interval '1 millisecond'
   WHERE group_id = $1 AND partition = ANY($4::int[]) AND owner = $2`;
 
 /**
- * Commits the group's offset for a partition and releases it, only while consumer $3 still
- * owns it; $5 ms is how long nobody may claim it (a retry's backoff). No row back = the lease
- * was lost to another consumer, which redelivers from the last committed offset.
+ * Commits the group's offsets for partitions $2 (through $4, each) and releases them, only
+ * those consumer $3 still owns; $5 ms (each) is how long nobody may claim one (a retry's
+ * backoff). A partition missing from the rows back was lost to another consumer, which
+ * redelivers from the last committed offset.
  */
 export const commitAndRelease = `
-  UPDATE consumer_leases
-  SET committed_offset = GREATEST(committed_offset, $4),
+  UPDATE consumer_leases l
+  SET committed_offset = GREATEST(l.committed_offset, c.through),
       owner = NULL,
-      lease_expires_at = now() + $5::int * interval '1 millisecond'
-  WHERE group_id = $1 AND partition = $2 AND owner = $3
-  RETURNING partition`;
+      lease_expires_at = now() + c.retry_ms * interval '1 millisecond'
+  FROM unnest($2::int[], $4::bigint[], $5::int[]) AS c(partition, through, retry_ms)
+  WHERE l.group_id = $1 AND l.partition = c.partition AND l.owner = $3
+  RETURNING l.partition`;
 
 export const groupLag = `
   SELECT p.partition,

@@ -223,6 +223,79 @@ describeEachDatabase('Postgres broker', (database) => {
     await eventually(async () => ((await broker.lag('g'))[0]?.lag === 0 ? true : undefined));
   });
 
+  test('one batch carries messages of every partition a consumer claimed, each partition in order', async (t) => {
+    const db = await database.open(t);
+    const broker = await openBroker(db, { partitions: 4 });
+    const keys = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    await broker.publish(
+      keys.flatMap((key) => [0, 1, 2].map((s) => message(`${key}-${s}`, key, s))),
+    );
+    const batches: DeliveredMessage[][] = [];
+    // One slot: it claims its share of partitions (all four) and gets them in one batch.
+    const consumer = await broker.consume({
+      group: 'g',
+      consumerId: 'c',
+      topics: ['analytics'],
+      batchSize: 500,
+      concurrency: 1,
+      handler: async (batch) => {
+        batches.push(batch);
+        return { handled: batch.length };
+      },
+    });
+    t.after(() => consumer.stop());
+    await eventually(() => (batches.flat().length === 36 ? true : undefined));
+    assert.equal(batches.length, 1, 'one batch for everything');
+    assert.equal(new Set(batches[0]?.map((m) => m.partition)).size, 4);
+    for (const key of keys) {
+      assert.deepEqual(
+        batches[0]?.filter((m) => m.key === key).map((m) => m.value.seq),
+        [0, 1, 2],
+        `order of ${key}`,
+      );
+    }
+  });
+
+  test('a batch over several partitions commits each up to what was handled; only the stopped partition waits', async (t) => {
+    const db = await database.open(t);
+    const broker = await openBroker(db, { partitions: 2 });
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    await broker.publish(
+      keys.flatMap((key) => [0, 1, 2].map((s) => message(`${key}-${s}`, key, s))),
+    );
+    const deliveries: { at: number; batch: DeliveredMessage[] }[] = [];
+    let handledFirst = 0;
+    const consumer = await broker.consume({
+      group: 'g',
+      consumerId: 'c',
+      topics: ['analytics'],
+      batchSize: 500,
+      concurrency: 1,
+      handler: async (batch) => {
+        deliveries.push({ at: Date.now(), batch });
+        if (deliveries.length > 1) return { handled: batch.length };
+        // Stop inside the second partition: its first message is handled, the rest wait.
+        handledFirst = batch.findIndex((m) => m.partition !== batch[0]?.partition) + 1;
+        return { handled: handledFirst, retryAfterMs: 400 };
+      },
+    });
+    t.after(() => consumer.stop());
+    await eventually(() => (deliveries.length === 2 ? true : undefined));
+    const [first, second] = deliveries;
+    assert.equal(new Set(first?.batch.map((m) => m.partition)).size, 2, 'both partitions');
+    assert.ok(handledFirst > 1);
+    assert.deepEqual(
+      second?.batch.map((m) => m.id),
+      first?.batch.slice(handledFirst).map((m) => m.id),
+      'exactly the unhandled tail comes back',
+    );
+    assert.ok((second?.at ?? 0) - (first?.at ?? 0) >= 380, 'the stopped partition waited');
+    await eventually(async () =>
+      (await broker.lag('g')).every((p) => p.lag === 0) ? true : undefined,
+    );
+    assert.equal(deliveries.length, 2, 'handled messages are not delivered again');
+  });
+
   test('a replay generation of an id is appended as a new message', async (t) => {
     const db = await database.open(t);
     const broker = await openBroker(db);
