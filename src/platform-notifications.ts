@@ -1,0 +1,154 @@
+/**
+ * The notifications' part of the composition root (platform.ts): picks the senders from the
+ * configuration (SMTP when SMTP_URL is set, else SendGrid with SENDGRID_API_KEY, else the log;
+ * SMS with TWILIO_*, push with VAPID_*; webhooks always) and starts the notification service
+ * as its own consumer group with its dispatcher.
+ */
+import { hostname } from 'node:os';
+import { LogNotifier } from './adapters/notify/log/sender.ts';
+import { parseAddress, SendGridEmailSender } from './adapters/notify/sendgrid/sender.ts';
+import { SmtpEmailSender } from './adapters/notify/smtp/sender.ts';
+import { TwilioSmsSender } from './adapters/notify/twilio/sender.ts';
+import { SignedWebhookSender } from './adapters/notify/webhook/sender.ts';
+import { TargetGuard } from './adapters/notify/webhook/target-guard.ts';
+import { WebPushSender } from './adapters/notify/webpush/sender.ts';
+import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
+import { NotificationDispatcher } from './app/notifications/dispatcher.ts';
+import { NotificationIntake } from './app/notifications/intake.ts';
+import { NotificationService } from './app/notifications/service.ts';
+import { WebhookEndpoints } from './app/notifications/webhook-endpoints.ts';
+import type { Config } from './config.ts';
+import { USERS_TOPIC } from './domain/users.ts';
+import { ErrorCodes, HeraldError } from './errors.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { Broker } from './ports/broker.ts';
+import type { Database } from './ports/database.ts';
+import type { EmailSender, Notifiers } from './ports/notifier.ts';
+
+export function targetGuard(config: Config): TargetGuard {
+  return new TargetGuard({ allow: config.webhookAllowPrivateTargets });
+}
+
+/** The admin side (API role): webhook endpoint management. */
+export function webhookEndpoints(config: Config, db: Database): WebhookEndpoints {
+  return new WebhookEndpoints(new PostgresNotificationStore(db), targetGuard(config), {
+    rotationMs: config.webhookSecretRotationMs,
+  });
+}
+
+function emailSender(config: Config, logger: Logger): EmailSender {
+  const transport =
+    config.emailTransport !== 'auto'
+      ? config.emailTransport
+      : config.smtpUrl !== undefined
+        ? 'smtp'
+        : config.sendgridApiKey !== undefined
+          ? 'sendgrid'
+          : 'log';
+  if (transport === 'smtp') {
+    if (config.smtpUrl === undefined) throw missing('SMTP_URL', 'EMAIL_TRANSPORT=smtp');
+    return new SmtpEmailSender({
+      url: config.smtpUrl,
+      from: config.emailFrom,
+      timeoutMs: config.notifyTimeoutMs,
+    });
+  }
+  if (transport === 'sendgrid') {
+    if (config.sendgridApiKey === undefined) {
+      throw missing('SENDGRID_API_KEY', 'EMAIL_TRANSPORT=sendgrid');
+    }
+    return new SendGridEmailSender({
+      baseUrl: config.sendgridBaseUrl,
+      apiKey: config.sendgridApiKey,
+      from: config.emailFrom,
+    });
+  }
+  return new LogNotifier(logger);
+}
+
+const missing = (setting: string, because: string) =>
+  new HeraldError(ErrorCodes.CONFIG_INVALID, `${setting}: required by ${because}`, {
+    details: { setting },
+  });
+
+/** The senders the configuration asks for. */
+export function notifiersFrom(config: Config, logger: Logger): Notifiers {
+  const guard = targetGuard(config);
+  const notifiers: Notifiers = {
+    email: emailSender(config, logger),
+    webhook: new SignedWebhookSender(guard),
+  };
+  const { twilioAccountSid, twilioAuthToken, twilioFrom } = config;
+  if (twilioAccountSid !== undefined) {
+    if (twilioAuthToken === undefined) throw missing('TWILIO_AUTH_TOKEN', 'TWILIO_ACCOUNT_SID');
+    if (twilioFrom === undefined) throw missing('TWILIO_FROM', 'TWILIO_ACCOUNT_SID');
+    notifiers.sms = new TwilioSmsSender({
+      baseUrl: config.twilioBaseUrl,
+      accountSid: twilioAccountSid,
+      authToken: twilioAuthToken,
+      from: twilioFrom,
+    });
+  }
+  if ((config.vapidPublicKey === undefined) !== (config.vapidPrivateKey === undefined)) {
+    throw missing('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY', 'each other');
+  }
+  if (config.vapidPublicKey !== undefined && config.vapidPrivateKey !== undefined) {
+    // Push endpoints come from browsers, i.e. from users: the SSRF guard applies to them too.
+    notifiers.push = new WebPushSender(
+      {
+        subject: config.vapidSubject,
+        publicKey: config.vapidPublicKey,
+        privateKey: config.vapidPrivateKey,
+      },
+      async (url, headers, body, signal) => guard.post('webpush', url, headers, body, signal),
+    );
+  }
+  return notifiers;
+}
+
+/** Starts the notification service (worker role, NOTIFICATIONS_ENABLED). */
+export async function startNotifications(
+  config: Config,
+  db: Database,
+  broker: Broker,
+  metrics: Metrics,
+  logger: Logger,
+  notifiers: Notifiers = notifiersFrom(config, logger),
+): Promise<NotificationService> {
+  const store = new PostgresNotificationStore(db);
+  const log = logger.child({ component: 'notifications' });
+  const dispatcher = new NotificationDispatcher(store, notifiers, metrics.notifications, log, {
+    pollMs: config.notifyPollMs,
+    timeoutMs: config.notifyTimeoutMs,
+    leaseMs: config.notifyLeaseMs,
+    batchSize: 10,
+    retry: { baseMs: config.notifyRetryBaseMs, maxMs: config.notifyRetryMaxMs },
+    maxAttempts: config.notifyMaxAttempts,
+    webhookDisable: {
+      afterFailures: config.webhookDisableAfterFailures,
+      afterMs: config.webhookDisableAfterMs,
+    },
+    messageIdDomain: parseAddress(config.emailFrom).email.split('@')[1] ?? 'herald.local',
+  });
+  const intake = new NotificationIntake(store, metrics.notifications, {
+    sms: notifiers.sms !== undefined,
+    push: notifiers.push !== undefined,
+  });
+  const service = new NotificationService(intake, dispatcher, log, {
+    consumerId: `${hostname()}-${process.pid}-notify-${Math.random().toString(36).slice(2, 8)}`,
+    topics: [...new Set([USERS_TOPIC, ...config.notifyTopics])],
+    batchSize: Math.min(config.workerBatchSize, 100),
+    retry: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
+  });
+  await service.start(broker);
+  log.info(
+    {
+      email: notifiers.email.name,
+      sms: notifiers.sms?.name ?? 'off',
+      push: notifiers.push?.name ?? 'off',
+    },
+    'notification channels',
+  );
+  return service;
+}
