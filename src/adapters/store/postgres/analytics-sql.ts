@@ -1,0 +1,257 @@
+/**
+ * Every analytics statement, in one place: the rollups the worker maintains as it persists a
+ * batch, and the reads the analytics API makes of them. Buckets are UTC (`date_trunc(…, 'UTC')`,
+ * whatever the session's TimeZone); event time is `processed_events.occurred_at`.
+ */
+
+/** Adds two jsonb maps of counts key by key (`{a:1} + {a:2,b:1}` → `{a:3,b:1}`). */
+function addCounts(left: string, right: string): string {
+  return `CASE WHEN ${right} = '{}'::jsonb THEN ${left} ELSE (
+      SELECT jsonb_object_agg(k, total) FROM (
+        SELECT k, sum(v::numeric) AS total
+        FROM (SELECT * FROM jsonb_each_text(${left}) UNION ALL SELECT * FROM jsonb_each_text(${right}))
+          AS x(k, v)
+        GROUP BY k) AS sums) END`;
+}
+
+// The metadata object of an analytics event, or the properties of an EventFlow event.
+const details = `coalesce(i.payload->'metadata', i.payload->'properties')`;
+
+/**
+ * Wraps the statement inserting a batch into processed_events (`... ON CONFLICT DO NOTHING`)
+ * so that the same statement updates every rollup from the rows it actually inserted: a
+ * duplicate or a redelivered event inserts nothing and so counts nothing. Each rollup is one
+ * upsert per group in the batch (rows sorted by key, so concurrent batches lock in one order),
+ * not per event. Returns the number of rows inserted.
+ */
+export function withRollups(insert: string): string {
+  return `
+  WITH inserted AS (${insert}
+    RETURNING topic, event_type, key, payload, enrichment, occurred_at AS at, processed_at),
+  f AS (
+    SELECT i.topic, i.event_type, i.key, i.at, i.processed_at,
+      left(m.d->>'page', 256) AS page, left(m.d->>'source', 256) AS source,
+      CASE WHEN i.topic = 'chemical' THEN left(i.payload->>'researcher', 256) END AS researcher,
+      i.enrichment->'chemistry' AS chem
+    FROM inserted i CROSS JOIN LATERAL (SELECT ${details} AS d) m),
+  counts AS (
+    INSERT INTO analytics_counts AS c (grain, bucket, event_type, topic, n)
+    SELECT g.grain, date_trunc(g.grain, f.at, 'UTC'), f.event_type, f.topic, count(*)
+    FROM f CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS g(grain)
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (grain, bucket, event_type, topic) DO UPDATE SET n = c.n + EXCLUDED.n),
+  dimensions AS (
+    INSERT INTO analytics_dimensions AS d (dimension, grain, bucket, value, n)
+    SELECT x.dimension, g.grain, date_trunc(g.grain, f.at, 'UTC'), x.value, count(*)
+    FROM f CROSS JOIN LATERAL (VALUES ('page', f.page), ('source', f.source)) AS x(dimension, value)
+      CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+    WHERE x.value IS NOT NULL
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (dimension, grain, bucket, value) DO UPDATE SET n = d.n + EXCLUDED.n),
+  rf AS (
+    SELECT researcher, key AS molecule_id, at, chem->>'hill_formula' AS formula,
+      CASE WHEN jsonb_typeof(chem->'reported_weight') = 'number'
+        THEN (chem->>'reported_weight')::float8 END AS weight,
+      chem->'weight_matches' = 'false'::jsonb AS mismatch
+    FROM f WHERE researcher IS NOT NULL),
+  researcher_formulas AS (
+    SELECT researcher, jsonb_object_agg(formula, n) AS formulas FROM (
+      SELECT researcher, formula, count(*) AS n FROM rf WHERE formula IS NOT NULL GROUP BY 1, 2) g
+    GROUP BY 1),
+  researchers AS (
+    INSERT INTO analytics_researchers AS r (researcher, submissions, first_seen, last_seen,
+      weighed, weight_sum, mismatches, formulas)
+    SELECT t.researcher, t.submissions, t.lo, t.hi, t.weighed, t.weight_sum, t.mismatches,
+      coalesce(x.formulas, '{}')
+    FROM (
+      SELECT researcher, count(*) AS submissions, min(at) AS lo, max(at) AS hi,
+        count(weight) AS weighed, coalesce(sum(weight), 0) AS weight_sum,
+        count(*) FILTER (WHERE mismatch) AS mismatches
+      FROM rf GROUP BY 1) t
+    LEFT JOIN researcher_formulas x USING (researcher)
+    ORDER BY t.researcher
+    ON CONFLICT (researcher) DO UPDATE SET
+      submissions = r.submissions + EXCLUDED.submissions,
+      first_seen = least(r.first_seen, EXCLUDED.first_seen),
+      last_seen = greatest(r.last_seen, EXCLUDED.last_seen),
+      weighed = r.weighed + EXCLUDED.weighed,
+      weight_sum = r.weight_sum + EXCLUDED.weight_sum,
+      mismatches = r.mismatches + EXCLUDED.mismatches,
+      formulas = ${addCounts('r.formulas', 'EXCLUDED.formulas')}),
+  molecules AS (
+    INSERT INTO analytics_researcher_molecules AS m (researcher, molecule_id, submissions,
+      first_seen, last_seen)
+    SELECT researcher, molecule_id, count(*), min(at), max(at) FROM rf
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (researcher, molecule_id) DO UPDATE SET
+      submissions = m.submissions + EXCLUDED.submissions,
+      first_seen = least(m.first_seen, EXCLUDED.first_seen),
+      last_seen = greatest(m.last_seen, EXCLUDED.last_seen)),
+  days AS (
+    INSERT INTO analytics_researcher_days AS d (researcher, day, n)
+    SELECT researcher, date_trunc('day', at, 'UTC'), count(*) FROM rf
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (researcher, day) DO UPDATE SET n = d.n + EXCLUDED.n),
+  throughput AS (
+    INSERT INTO analytics_throughput AS t (bucket, n)
+    SELECT date_trunc('minute', processed_at, 'UTC'), count(*) FROM f GROUP BY 1 ORDER BY 1
+    ON CONFLICT (bucket) DO UPDATE SET n = t.n + EXCLUDED.n)
+  SELECT count(*)::int AS inserted FROM inserted`;
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+/** A purchase's amount: the first of amount, revenue, price that is a JSON number. */
+const amount = `CASE
+      WHEN event_type <> 'purchase' THEN NULL
+      WHEN jsonb_typeof(d->'amount') = 'number' THEN (d->>'amount')::numeric
+      WHEN jsonb_typeof(d->'revenue') = 'number' THEN (d->>'revenue')::numeric
+      WHEN jsonb_typeof(d->'price') = 'number' THEN (d->>'price')::numeric
+    END`;
+
+/**
+ * A user's events, read through the (user_id, occurred_at) index. Kept out of the worker's
+ * rollups on purpose: a per-user upsert per batch would cost the worker more than everything
+ * else together, and the summary needs one pass over the user's events for sessions anyway.
+ */
+const userEvents = `
+  SELECT p.event_type, p.occurred_at, m.d FROM processed_events p
+  CROSS JOIN LATERAL (SELECT coalesce(p.payload->'metadata', p.payload->'properties') AS d) m
+  WHERE p.user_id = $1`;
+
+/**
+ * $1 user id, $2 the inactivity gap that starts a new session (an interval): no row when the
+ * user has no event.
+ */
+export const userSummary = `
+  SELECT count(*)::int AS events, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
+    count(*) FILTER (WHERE gap IS NULL OR gap > $2::interval)::int AS sessions,
+    count(*) FILTER (WHERE event_type = 'purchase')::int AS purchases,
+    coalesce(sum(amount), 0)::float8 AS revenue
+  FROM (
+    SELECT event_type, occurred_at, ${amount} AS amount,
+      occurred_at - lag(occurred_at) OVER (ORDER BY occurred_at) AS gap
+    FROM (${userEvents}) e
+  ) s
+  HAVING count(*) > 0`;
+
+/** $1 user id: their events counted by type, by page and by source, in one pass. */
+export const userBreakdown = `
+  SELECT CASE WHEN GROUPING(event_type) = 0 THEN 'type'
+      WHEN GROUPING(page) = 0 THEN 'page' ELSE 'source' END AS dimension,
+    coalesce(event_type, page, source) AS value, count(*)::int AS n
+  FROM (SELECT event_type, left(d->>'page', 256) AS page, left(d->>'source', 256) AS source
+        FROM (${userEvents}) e) x
+  GROUP BY GROUPING SETS ((event_type), (page), (source))`;
+
+/** $1 user id, $2 limit; latest first by event time. */
+export const userRecentEvents = `
+  SELECT event_id, topic, event_type, occurred_at, payload FROM processed_events
+  WHERE user_id = $1 ORDER BY occurred_at DESC, event_id DESC LIMIT $2`;
+
+/** $1 researcher. */
+export const researcherSummary = `
+  SELECT r.researcher, r.submissions, r.first_seen, r.last_seen, r.weighed, r.weight_sum,
+    r.mismatches, r.formulas,
+    (SELECT count(*) FROM analytics_researcher_molecules m WHERE m.researcher = r.researcher)::int
+      AS molecules
+  FROM analytics_researchers r WHERE r.researcher = $1`;
+
+/** $1 researcher: submissions per UTC day, oldest first. */
+export const researcherDays = `
+  SELECT day, n FROM analytics_researcher_days WHERE researcher = $1 ORDER BY day`;
+
+/**
+ * $1 researcher, $2 how many of their latest molecules: each molecule's latest answering agent
+ * run (agent_runs, issue 6).
+ */
+export const researcherAgentRuns = `
+  SELECT a.molecule_id, a.agent, a.model, a.status, a.output, a.created_at
+  FROM (SELECT molecule_id FROM analytics_researcher_molecules WHERE researcher = $1
+        ORDER BY last_seen DESC, molecule_id LIMIT $2) m
+  CROSS JOIN LATERAL (
+    SELECT r.molecule_id, r.agent, r.model, r.status, r.output, r.created_at FROM agent_runs r
+    WHERE r.molecule_id = m.molecule_id AND r.output IS NOT NULL
+      AND r.status IN ('succeeded', 'cached', 'fallback', 'offline')
+    ORDER BY r.run_id DESC LIMIT 1) a
+  ORDER BY a.created_at DESC, a.molecule_id`;
+
+/** $1 grain, $2 from, $3 to, $4 event type or null (all types). */
+export const series = `
+  SELECT bucket, sum(n)::bigint AS n FROM analytics_counts
+  WHERE grain = $1 AND bucket >= $2 AND bucket < $3 AND ($4::text IS NULL OR event_type = $4)
+  GROUP BY bucket ORDER BY bucket`;
+
+/**
+ * A range as three pieces of rollup: hours before the first whole day ($1, $2), whole days
+ * ($3, $4), hours after the last ($5, $6); an unused piece is an empty range.
+ */
+const covered = (table: string) => `(
+    (grain = 'hour' AND bucket >= $1 AND bucket < $2)
+    OR (grain = 'day' AND bucket >= $3 AND bucket < $4)
+    OR (grain = 'hour' AND bucket >= $5 AND bucket < $6)) AND ${table}`;
+
+/** Covering range $1..$6, $7 limit. */
+export const topTypes = `
+  SELECT event_type AS value, sum(n)::bigint AS n FROM analytics_counts
+  WHERE ${covered('true')}
+  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7`;
+
+/** Covering range $1..$6, $7 limit, $8 dimension (page, source). */
+export const topDimension = `
+  SELECT value, sum(n)::bigint AS n FROM analytics_dimensions
+  WHERE ${covered('dimension = $8')}
+  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7`;
+
+/** Covering range $1..$6: events in it. */
+export const rangeTotal = `
+  SELECT coalesce(sum(n), 0)::bigint AS n FROM analytics_counts WHERE ${covered('true')}`;
+
+/**
+ * A funnel of `stepCount` steps. $1 from, $2 to, $3 the window (an interval), $4… the steps'
+ * event types in order. Answers how many users completed exactly n steps (n ≥ 1). Each
+ * first-step event in [$1, $2) is an entry; from it each next step is the user's earliest event
+ * of that type at or after the previous step and no later than the window after the entry
+ * (taking the earliest is the best chain from one entry); a user counts by their best entry.
+ * One index-only probe (processed_events_user carries event_type) per entry and step: the
+ * cost grows with the first-step events in the range, not with all events.
+ */
+export function funnelReach(stepCount: number): string {
+  const chain: string[] = [];
+  const reached: string[] = [];
+  for (let k = 1; k < stepCount; k += 1) {
+    const previous = k === 1 ? 'e.t0' : `s${k - 1}.at`;
+    chain.push(`
+    LEFT JOIN LATERAL (
+      SELECT p.occurred_at AS at FROM processed_events p
+      WHERE p.user_id = e.user_id AND p.event_type = $${4 + k}
+        AND p.occurred_at >= ${previous} AND p.occurred_at <= e.t0 + $3::interval
+      ORDER BY p.occurred_at LIMIT 1) s${k} ON true`);
+    reached.push(`WHEN s${k}.at IS NULL THEN ${k}`);
+  }
+  return `
+  WITH entries AS (
+    SELECT user_id, occurred_at AS t0 FROM processed_events
+    WHERE event_type = $4 AND occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL),
+  reach AS (
+    SELECT e.user_id, max(CASE ${reached.join(' ')} ELSE ${stepCount} END) AS reached
+    FROM entries e${chain.join('')}
+    GROUP BY e.user_id)
+  SELECT reached, count(*)::int AS users FROM reach GROUP BY reached`;
+}
+
+/** Processed events by topic and type since the beginning (from the day rollup). */
+export const totals = `
+  SELECT topic, event_type, sum(n)::bigint AS n, min(bucket) AS first_day, max(bucket) AS last_day
+  FROM analytics_counts WHERE grain = 'day' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`;
+
+/** $1 since: events persisted per minute of processing time. */
+export const throughput = `
+  SELECT bucket, n FROM analytics_throughput WHERE bucket >= $1 ORDER BY bucket`;
+
+/** $1 since: failures (failed_events stays small: it holds failures only). */
+export const failures = `
+  SELECT count(*) FILTER (WHERE status = 'dead')::bigint AS dead,
+    count(*) FILTER (WHERE status = 'retrying')::bigint AS retrying,
+    count(*) FILTER (WHERE status = 'dead' AND last_failed_at >= $1)::bigint AS dead_recent
+  FROM failed_events WHERE status IN ('dead', 'retrying')`;
