@@ -1,6 +1,9 @@
 import client from 'prom-client';
 import type { Broker } from '../ports/broker.ts';
 
+/** Distinct event types given their own label value; the rest share `other`. */
+export const MAX_EVENT_TYPE_LABELS = 200;
+
 /**
  * Herald's Prometheus metrics, one registry per process (tests build several processes' worth
  * in one). Names are `herald_*`; latencies are histograms in seconds.
@@ -11,7 +14,7 @@ export class Metrics {
   readonly eventsAccepted = new client.Counter({
     name: 'herald_events_accepted_total',
     help: 'Events accepted (durably enqueued) by the API',
-    labelNames: ['topic', 'broker'] as const,
+    labelNames: ['topic', 'type', 'broker'] as const,
     registers: [this.registry],
   });
 
@@ -32,21 +35,21 @@ export class Metrics {
   readonly eventsProcessed = new client.Counter({
     name: 'herald_events_processed_total',
     help: 'Events processed and persisted by workers',
-    labelNames: ['topic', 'type'] as const,
+    labelNames: ['topic', 'type', 'broker'] as const,
     registers: [this.registry],
   });
 
   readonly eventsRetried = new client.Counter({
     name: 'herald_events_retried_total',
     help: 'Failed processing attempts that will be retried',
-    labelNames: ['topic', 'error_code'] as const,
+    labelNames: ['topic', 'type', 'broker', 'error_code'] as const,
     registers: [this.registry],
   });
 
   readonly eventsDeadLettered = new client.Counter({
     name: 'herald_events_dead_lettered_total',
     help: 'Events moved to the dead letters',
-    labelNames: ['topic', 'reason'] as const,
+    labelNames: ['topic', 'type', 'broker', 'reason'] as const,
     registers: [this.registry],
   });
 
@@ -112,6 +115,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly notifications = new client.Counter({
+    name: 'herald_notifications_total',
+    help: 'Notification attempts and intake by channel and outcome (sent, retrying, failed, skipped)',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   // Lag and depth are read from the broker when scraped (see watchBroker), not kept up to date.
   #lagSource: { broker: Pick<Broker, 'lag'>; groups: readonly string[] } | undefined;
   #lagReading: Promise<void> | undefined;
@@ -134,6 +144,20 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+  }
+
+  readonly #eventTypes = new Set<string>();
+
+  /**
+   * The `type` label for an event type. Types come from producers, so only the first
+   * MAX_EVENT_TYPE_LABELS distinct ones get their own series; later ones count as `other`,
+   * which keeps a producer inventing types from exhausting Prometheus.
+   */
+  eventType(type: string): string {
+    if (this.#eventTypes.has(type)) return type;
+    if (this.#eventTypes.size >= MAX_EVENT_TYPE_LABELS) return 'other';
+    this.#eventTypes.add(type);
+    return type;
   }
 
   /** Reports `groups`' lag per partition and queue depth from `broker` on every scrape. */
