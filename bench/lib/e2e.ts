@@ -1,0 +1,107 @@
+/** End-to-end measurements on a running Herald: accepted over HTTP → persisted by a worker. */
+import { batchBody } from './events.ts';
+import type { HeraldTarget, LatencySummary } from './herald.ts';
+import { type LoadResult, runLoad } from './load.ts';
+import { waitForCount } from './postgres.ts';
+
+export interface Sustained {
+  events: number;
+  /** From the first request to the last event persisted. */
+  seconds: number;
+  events_per_s: number;
+  /** Events accepted per second while publishing. */
+  ingest_events_per_s: number;
+  completed: boolean;
+  processed: number;
+  http: LoadResult;
+}
+
+/**
+ * Publishes `events` as batches of `batch` over `connections` connections as fast as Herald
+ * takes them, and times until every accepted event is persisted.
+ */
+export async function sustained(
+  target: HeraldTarget,
+  events: number,
+  options: { batch?: number; connections?: number; timeoutMs?: number } = {},
+): Promise<Sustained> {
+  const batch = options.batch ?? 1000;
+  const before = await target.processedCount();
+  const http = await runLoad({
+    url: `${target.url}/api/v1/events/batch`,
+    body: batchBody(batch),
+    connections: options.connections ?? 4,
+    amount: Math.max(1, Math.ceil(events / batch)),
+  });
+  const accepted = http.ok * batch;
+  const done = await waitForCount(
+    () => target.processedCount(),
+    before + accepted,
+    options.timeoutMs ?? 300_000,
+    200,
+  );
+  const end = done.at ?? Date.now();
+  const seconds = (end - http.started_at_ms) / 1000;
+  return {
+    events: accepted,
+    seconds: Math.round(seconds * 1000) / 1000,
+    events_per_s: Math.round((done.last - before) / seconds),
+    ingest_events_per_s: Math.round(accepted / http.duration_s),
+    completed: done.at !== undefined,
+    processed: done.last - before,
+    http,
+  };
+}
+
+export interface AtRate {
+  offered_events_per_s: number;
+  events_per_request: number;
+  requests_per_s: number;
+  events: number;
+  /** Every accepted event persisted before the timeout. */
+  completed: boolean;
+  /** Accepted → persisted. */
+  latency_ms: LatencySummary;
+  /** The HTTP side (202 latency) of the same run. */
+  http: LoadResult;
+}
+
+/**
+ * Offers `rate` events/s for `durationS` (`requestsPerS` requests a second, each a batch of
+ * rate/requestsPerS events), waits until they are all persisted, and reports the
+ * accepted → persisted latency of exactly those events.
+ */
+export async function atRate(
+  target: HeraldTarget,
+  rate: number,
+  durationS: number,
+  options: { requestsPerS?: number; connections?: number; timeoutMs?: number } = {},
+): Promise<AtRate> {
+  const requestsPerS = Math.min(options.requestsPerS ?? 100, rate);
+  const batch = Math.max(1, Math.round(rate / requestsPerS));
+  const mark = await target.markLatency();
+  const before = await target.processedCount();
+  const http = await runLoad({
+    url: `${target.url}/api/v1/events/batch`,
+    body: batchBody(batch),
+    connections: options.connections ?? 32,
+    overallRate: requestsPerS,
+    durationS,
+  });
+  const accepted = http.ok * batch;
+  const done = await waitForCount(
+    () => target.processedCount(),
+    before + accepted,
+    options.timeoutMs ?? 120_000,
+    100,
+  );
+  return {
+    offered_events_per_s: rate,
+    events_per_request: batch,
+    requests_per_s: requestsPerS,
+    events: accepted,
+    completed: done.at !== undefined,
+    latency_ms: await target.latencySince(mark),
+    http,
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Ingest, one event per request: Herald's analytics endpoint (202 after a durable append, on
+ * server PostgreSQL and on embedded PGlite) against a bare node:http JSON server and a bare
+ * Fastify route with the same schema validation, at 50 and 500 connections, in one run.
+ */
+
+import { type Contender, compareInTurns } from '../lib/compare.ts';
+import { SEED_ANALYTICS } from '../lib/events.ts';
+import { type HeraldTarget, startTarget } from '../lib/herald.ts';
+import { type Service, startPeer } from '../lib/processes.ts';
+import {
+  type Context,
+  fmt,
+  type Goal,
+  ratio,
+  type Scenario,
+  type ScenarioResult,
+} from '../lib/report.ts';
+
+const PATH = '/api/v1/events/analytics';
+
+interface System extends Contender {
+  /** Herald's database; peers have none. */
+  database?: string;
+}
+
+function peer(name: string, script: string): System {
+  return {
+    name,
+    async start() {
+      const service: Service = await startPeer(name, script);
+      return { url: service.url ?? '', stop: () => service.stop() };
+    },
+  };
+}
+
+function herald(name: string, database: 'postgres' | 'pglite'): System {
+  return {
+    name,
+    database,
+    // `herald start` keeps its worker busy with what it accepted after the load stops.
+    background: database === 'pglite',
+    async start(context) {
+      const target: HeraldTarget = await startTarget({
+        database,
+        // The API alone on a server; PGlite serves one process, so API and worker share it.
+        topology: database === 'postgres' ? 'api' : 'start',
+        cpuProfDir: context.cpuProfDir,
+        label: name,
+      });
+      return { url: target.url, stop: () => target.stop(), env: target.env };
+    },
+  };
+}
+
+export const SYSTEMS: readonly System[] = [
+  peer('bare node:http', 'node-http.ts'),
+  peer('bare Fastify + schema', 'fastify.ts'),
+  herald('Herald api · PostgreSQL', 'postgres'),
+  herald('Herald start · PGlite', 'pglite'),
+];
+
+/** The systems of the ingest comparisons, less the Herald databases not selected. */
+export function selectedSystems(context: Context): System[] {
+  return SYSTEMS.filter((s) => s.database === undefined || context.databases.includes(s.database));
+}
+
+export const ingestSingle: Scenario = {
+  name: 'ingest-single',
+  title: 'Ingest, one event per request',
+  async run(context): Promise<ScenarioResult> {
+    const connections = context.quick ? [50] : [50, 500];
+    const durationS = context.quick ? 0.5 : 5;
+    const warmupS = context.quick ? 0 : 2;
+    const reps = context.quick ? 1 : 3;
+    const body = JSON.stringify(SEED_ANALYTICS);
+    const { results, envs } = await compareInTurns(
+      context,
+      selectedSystems(context),
+      connections.map((c) => ({
+        key: String(c),
+        load: (url: string) => ({ url: `${url}${PATH}`, body, connections: c }),
+      })),
+      { reps, durationS, warmupS },
+    );
+    const rows: (string | number)[][] = [];
+    for (const c of connections) {
+      const floor = results['bare node:http']?.[String(c)]?.ok_per_s;
+      for (const system of selectedSystems(context)) {
+        const r = results[system.name]?.[String(c)];
+        if (r === undefined) continue;
+        rows.push([
+          system.name,
+          c,
+          fmt(r.ok_per_s),
+          r.latency_ms.p50,
+          r.latency_ms.p95,
+          r.latency_ms.p99,
+          r.non2xx + r.errors + r.timeouts,
+          ratio(r.ok_per_s, floor),
+        ]);
+      }
+    }
+    const goals: Goal[] = [];
+    for (const system of selectedSystems(context)) {
+      if (system.database === undefined) continue;
+      const at50 = results[system.name]?.['50'];
+      const floor = results['bare node:http']?.['50']?.ok_per_s;
+      const share = at50 === undefined || floor === undefined ? undefined : at50.ok_per_s / floor;
+      goals.push(
+        {
+          goal: `${system.name}: req/s vs bare node:http, 50 connections`,
+          target: '≥ 0.5×',
+          measured: ratio(at50?.ok_per_s, floor),
+          met: share === undefined ? undefined : share >= 0.5,
+        },
+        {
+          goal: `${system.name}: p99, 50 connections`,
+          target: '≤ 10 ms',
+          measured: at50 === undefined ? '—' : `${at50.latency_ms.p99} ms`,
+          met: at50 === undefined ? undefined : at50.latency_ms.p99 <= 10,
+        },
+      );
+      const at500 = results[system.name]?.['500'];
+      goals.push({
+        goal: `${system.name}: 500 concurrent connections served`,
+        target: 'no errors',
+        measured:
+          at500 === undefined
+            ? '—'
+            : `${fmt(at500.ok)} × 202, ${at500.non2xx + at500.errors + at500.timeouts} failed` +
+              (at500.ok === 0 ? ' (no answer in time)' : ''),
+        met:
+          at500 === undefined
+            ? undefined
+            : at500.ok > 0 && at500.non2xx + at500.errors + at500.timeouts === 0,
+      });
+    }
+    return {
+      goals,
+      config: {
+        path: PATH,
+        body: SEED_ANALYTICS,
+        connections,
+        duration_s: durationS,
+        warmup_s: warmupS,
+        rounds: reps,
+        method:
+          'all systems up at once; measurements take turns (rotating order), each figure is the median of its rounds; PGlite (`herald start`, whose worker keeps working) is measured alone afterwards',
+        load_generator: 'autocannon 9.0.0 in its own process, pipelining 1',
+        herald_env: envs,
+      },
+      figures: results,
+      tables: [
+        {
+          title: 'Ingest, one event per request (seed analytics body)',
+          columns: [
+            'system',
+            'connections',
+            'req/s (2xx)',
+            'p50 ms',
+            'p95 ms',
+            'p99 ms',
+            'non-2xx + errors',
+            'vs node:http',
+          ],
+          rows,
+        },
+      ],
+      notes: [
+        'Herald answers 202 only after the event is committed to the raw_events log (group commit).',
+        'The seed body has one user_id, so every event lands in one partition of the log.',
+        'PGlite runs `herald start` (API and worker in one process): the worker competes for the same core.',
+      ],
+    };
+  },
+};
