@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { problem, sendProblem } from './problem.ts';
+
+/** Text PostgreSQL cannot store: NUL (not in text or jsonb) or an unpaired UTF-16 surrogate. */
+function unstorable(text: string): boolean {
+  return text.includes('\u0000') || !text.isWellFormed();
+}
+
+/**
+ * The path (`data.formula`, `events.3.user_id`, `query.user_id`) of the first key or string in
+ * `value` that PostgreSQL cannot store, or undefined. JSON allows `\u0000` and lone surrogates
+ * (`"\ud800"`); the database refuses them, so they must be refused at the door rather than
+ * accepted and then failing deep inside.
+ */
+export function findUnstorableText(value: unknown, prefix = ''): string | undefined {
+  const stack: [unknown, string][] = [[value, prefix]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop() as [unknown, string];
+    if (typeof node === 'string') {
+      if (unstorable(node)) return path === '' ? '(body)' : path;
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, child] of Object.entries(node)) {
+      const childPath = path === '' ? key : `${path}.${key}`;
+      if (unstorable(key)) return path === '' ? '(key)' : `${path}.(key)`;
+      stack.push([child, childPath]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * preValidation hook: a body, query string or path parameter with text PostgreSQL cannot store
+ * gets a 422 naming the field, never a 5xx from the database later.
+ */
+export async function refuseUnstorableText(request: FastifyRequest, reply: FastifyReply) {
+  const field =
+    findUnstorableText(request.params, 'params') ??
+    findUnstorableText(request.query, 'query') ??
+    (request.body === undefined ? undefined : findUnstorableText(request.body));
+  if (field === undefined) return;
+  const body = problem(
+    422,
+    'validation',
+    'Request is invalid',
+    `${field}: text must not contain NUL characters or unpaired surrogates`,
+  );
+  body.errors = [{ field, message: 'must not contain NUL characters or unpaired surrogates' }];
+  return sendProblem(reply, body);
+}
