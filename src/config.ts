@@ -12,7 +12,11 @@ export interface Config {
   databaseUrl: string | undefined;
   databaseSchema: string;
   databasePoolSize: number;
-  broker: 'postgres';
+  broker: 'postgres' | 'redis' | 'kafka';
+  redisUrl: string | undefined;
+  kafkaBrokers: string[];
+  kafkaSessionTimeoutMs: number;
+  brokerNamespace: string;
   queuePartitions: number;
   workerConcurrency: number;
   workerBatchSize: number;
@@ -47,6 +51,38 @@ export interface Config {
   llmBreakerFailures: number;
   llmBreakerCooldownMs: number;
   agentsReenrichIntervalMs: number;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  usersOpenRegistration: boolean;
+  sessionTtlMs: number;
+  loginMaxFailures: number;
+  loginMaxFailuresPerAddress: number;
+  loginWindowMs: number;
+  outboxPollMs: number;
+  notificationsEnabled: boolean;
+  notifyTopics: string[];
+  emailTransport: 'auto' | 'smtp' | 'sendgrid' | 'log';
+  emailFrom: string;
+  smtpUrl: string | undefined;
+  sendgridApiKey: string | undefined;
+  sendgridBaseUrl: string;
+  twilioAccountSid: string | undefined;
+  twilioAuthToken: string | undefined;
+  twilioFrom: string | undefined;
+  twilioBaseUrl: string;
+  vapidPublicKey: string | undefined;
+  vapidPrivateKey: string | undefined;
+  vapidSubject: string;
+  notifyPollMs: number;
+  notifyTimeoutMs: number;
+  notifyLeaseMs: number;
+  notifyRetryBaseMs: number;
+  notifyRetryMaxMs: number;
+  notifyMaxAttempts: number;
+  webhookDisableAfterFailures: number;
+  webhookDisableAfterMs: number;
+  webhookSecretRotationMs: number;
+  webhookAllowPrivateTargets: string[];
 }
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -162,15 +198,66 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     key: 'broker',
     env: 'BROKER',
     default: 'postgres',
-    parse: oneOf('postgres'),
-    description: 'transport between API and workers',
+    parse: oneOf('postgres', 'redis', 'kafka'),
+    description: 'transport between API and workers: postgres (the event log), redis or kafka',
+  },
+  redisUrl: {
+    key: 'redisUrl',
+    env: 'REDIS_URL',
+    default: undefined,
+    parse: (raw, name) => {
+      if (raw === '') return undefined;
+      if (!/^rediss?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be a redis:// URL');
+      return raw;
+    },
+    description: 'Redis server of the redis broker, e.g. redis://127.0.0.1:6379',
+    secret: true,
+  },
+  kafkaBrokers: {
+    key: 'kafkaBrokers',
+    env: 'KAFKA_BROKERS',
+    default: [],
+    parse: (raw, name) => {
+      const brokers = raw
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b !== '');
+      for (const broker of brokers) {
+        if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) {
+          throw invalid(name, `expected host:port[,host:port...], got "${broker}"`);
+        }
+      }
+      return brokers;
+    },
+    description: 'bootstrap brokers of the kafka broker, e.g. 10.0.0.1:9092,10.0.0.2:9092',
+  },
+  kafkaSessionTimeoutMs: {
+    key: 'kafkaSessionTimeoutMs',
+    env: 'KAFKA_SESSION_TIMEOUT_MS',
+    default: 10000,
+    parse: integer(6000, 300000),
+    description: "how soon Kafka gives a crashed worker's partitions to another",
+  },
+  brokerNamespace: {
+    key: 'brokerNamespace',
+    env: 'BROKER_NAMESPACE',
+    default: 'herald',
+    parse: (raw, name) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(raw)) {
+        throw invalid(name, 'letters, digits, ".", "_" and "-" only (at most 63)');
+      }
+      return raw;
+    },
+    description:
+      'prefix of Kafka topics and consumer groups and of Redis keys, so installations can share a cluster',
   },
   queuePartitions: {
     key: 'queuePartitions',
     env: 'QUEUE_PARTITIONS',
     default: 8,
     parse: integer(1, 1024),
-    description: 'partitions of the Postgres event log, fixed when the log is created',
+    description:
+      'partitions of the event log (postgres), of each topic (kafka) or streams per topic (redis), fixed at creation',
   },
   workerConcurrency: {
     key: 'workerConcurrency',
@@ -412,7 +499,265 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     parse: integer(0, 86400000),
     description: 'how often fallback answers are sent to the LLM again; 0 = never',
   },
+  ...userAndNotificationSettings(),
 };
+
+// Users and notifications (issue 7).
+function userAndNotificationSettings() {
+  const list: Parser<string[]> = (raw) =>
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  const smtpUrl: Parser<string | undefined> = (raw, name) => {
+    if (raw === '') return undefined;
+    if (!/^smtps?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an smtp:// or smtps:// URL');
+    return raw;
+  };
+  const httpUrl: Parser<string> = (raw, name) => {
+    if (!/^https?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an http:// or https:// URL');
+    return raw.replace(/\/+$/, '');
+  };
+  const s = <K extends keyof Config>(
+    key: K,
+    env: string,
+    value: Config[K],
+    parse: Parser<Config[K]>,
+    description: string,
+    secret = false,
+  ): Setting<K> => ({ key, env, default: value, parse, description, secret });
+  return {
+    adminEmail: s(
+      'adminEmail',
+      'ADMIN_EMAIL',
+      undefined,
+      optionalText,
+      'email of an admin user created at API start if missing',
+    ),
+    adminPassword: s(
+      'adminPassword',
+      'ADMIN_PASSWORD',
+      undefined,
+      optionalText,
+      'password of the ADMIN_EMAIL user (at least 8 characters)',
+      true,
+    ),
+    usersOpenRegistration: s(
+      'usersOpenRegistration',
+      'USERS_OPEN_REGISTRATION',
+      true,
+      booleanFlag,
+      'anyone may create a user (role user or guest) with POST /users/; false = admins only',
+    ),
+    sessionTtlMs: s(
+      'sessionTtlMs',
+      'SESSION_TTL_MS',
+      86400000,
+      integer(1000, 31536000000),
+      'lifetime of a login session',
+    ),
+    loginMaxFailures: s(
+      'loginMaxFailures',
+      'LOGIN_MAX_FAILURES',
+      5,
+      integer(1, 100000),
+      'failed logins per account within LOGIN_WINDOW_MS before 429',
+    ),
+    loginMaxFailuresPerAddress: s(
+      'loginMaxFailuresPerAddress',
+      'LOGIN_MAX_FAILURES_PER_ADDRESS',
+      20,
+      integer(1, 1000000),
+      'failed logins per client address within LOGIN_WINDOW_MS before 429',
+    ),
+    loginWindowMs: s(
+      'loginWindowMs',
+      'LOGIN_WINDOW_MS',
+      900000,
+      integer(1000, 86400000),
+      'sliding window of the login rate limits',
+    ),
+    outboxPollMs: s(
+      'outboxPollMs',
+      'OUTBOX_POLL_MS',
+      200,
+      integer(1, 60000),
+      'how often the outbox relay looks for unpublished user events',
+    ),
+    notificationsEnabled: s(
+      'notificationsEnabled',
+      'NOTIFICATIONS_ENABLED',
+      true,
+      booleanFlag,
+      'run the notification consumer and dispatcher (with the worker role)',
+    ),
+    notifyTopics: s(
+      'notifyTopics',
+      'NOTIFY_TOPICS',
+      [],
+      list,
+      'more topics (comma-separated) whose events go to webhook subscribers, besides users',
+    ),
+    emailTransport: s(
+      'emailTransport',
+      'EMAIL_TRANSPORT',
+      'auto',
+      oneOf('auto', 'smtp', 'sendgrid', 'log'),
+      'auto = smtp if SMTP_URL, sendgrid if SENDGRID_API_KEY, else log (emails are logged, not sent)',
+    ),
+    emailFrom: s(
+      'emailFrom',
+      'EMAIL_FROM',
+      'Herald <no-reply@herald.local>',
+      text,
+      'From address of emails',
+    ),
+    smtpUrl: s(
+      'smtpUrl',
+      'SMTP_URL',
+      undefined,
+      smtpUrl,
+      'SMTP server, e.g. smtp://user:pass@mail.example.com:587',
+      true,
+    ),
+    sendgridApiKey: s(
+      'sendgridApiKey',
+      'SENDGRID_API_KEY',
+      undefined,
+      optionalText,
+      'SendGrid (or compatible) API key',
+      true,
+    ),
+    sendgridBaseUrl: s(
+      'sendgridBaseUrl',
+      'SENDGRID_BASE_URL',
+      'https://api.sendgrid.com',
+      httpUrl,
+      'SendGrid-compatible API base',
+    ),
+    twilioAccountSid: s(
+      'twilioAccountSid',
+      'TWILIO_ACCOUNT_SID',
+      undefined,
+      optionalText,
+      'Twilio account SID; SMS are sent when set',
+    ),
+    twilioAuthToken: s(
+      'twilioAuthToken',
+      'TWILIO_AUTH_TOKEN',
+      undefined,
+      optionalText,
+      'Twilio auth token',
+      true,
+    ),
+    twilioFrom: s(
+      'twilioFrom',
+      'TWILIO_FROM',
+      undefined,
+      optionalText,
+      'sender number of SMS (E.164)',
+    ),
+    twilioBaseUrl: s(
+      'twilioBaseUrl',
+      'TWILIO_BASE_URL',
+      'https://api.twilio.com',
+      httpUrl,
+      'Twilio-compatible API base',
+    ),
+    vapidPublicKey: s(
+      'vapidPublicKey',
+      'VAPID_PUBLIC_KEY',
+      undefined,
+      optionalText,
+      'Web Push VAPID public key; push is sent when both keys are set',
+    ),
+    vapidPrivateKey: s(
+      'vapidPrivateKey',
+      'VAPID_PRIVATE_KEY',
+      undefined,
+      optionalText,
+      'Web Push VAPID private key',
+      true,
+    ),
+    vapidSubject: s(
+      'vapidSubject',
+      'VAPID_SUBJECT',
+      'mailto:admin@herald.local',
+      text,
+      'VAPID contact (mailto: or https: URL)',
+    ),
+    notifyPollMs: s(
+      'notifyPollMs',
+      'NOTIFY_POLL_MS',
+      500,
+      integer(1, 60000),
+      'how often the dispatcher looks for due deliveries',
+    ),
+    notifyTimeoutMs: s(
+      'notifyTimeoutMs',
+      'NOTIFY_TIMEOUT_MS',
+      10000,
+      integer(10, 600000),
+      'timeout of one delivery attempt (HTTP or SMTP)',
+    ),
+    notifyLeaseMs: s(
+      'notifyLeaseMs',
+      'NOTIFY_LEASE_MS',
+      60000,
+      integer(100, 3600000),
+      'a delivery being sent by a process that died is retried after this',
+    ),
+    notifyRetryBaseMs: s(
+      'notifyRetryBaseMs',
+      'NOTIFY_RETRY_BASE_MS',
+      30000,
+      integer(0, 86400000),
+      'first delivery retry delay; doubles per attempt, with jitter',
+    ),
+    notifyRetryMaxMs: s(
+      'notifyRetryMaxMs',
+      'NOTIFY_RETRY_MAX_MS',
+      14400000,
+      integer(0, 86400000),
+      'largest delivery retry delay',
+    ),
+    notifyMaxAttempts: s(
+      'notifyMaxAttempts',
+      'NOTIFY_MAX_ATTEMPTS',
+      12,
+      integer(1, 100),
+      'attempts of a delivery before it fails for good (the defaults retry for 6 to 12 hours)',
+    ),
+    webhookDisableAfterFailures: s(
+      'webhookDisableAfterFailures',
+      'WEBHOOK_DISABLE_AFTER_FAILURES',
+      20,
+      integer(1, 100000),
+      'consecutive failures (with WEBHOOK_DISABLE_AFTER_MS) that disable an endpoint',
+    ),
+    webhookDisableAfterMs: s(
+      'webhookDisableAfterMs',
+      'WEBHOOK_DISABLE_AFTER_MS',
+      172800000,
+      integer(0, 31536000000),
+      'how long an endpoint must have failed without a success before it is disabled',
+    ),
+    webhookSecretRotationMs: s(
+      'webhookSecretRotationMs',
+      'WEBHOOK_SECRET_ROTATION_MS',
+      86400000,
+      integer(0, 31536000000),
+      'after a secret rotation, how long messages are also signed with the previous secret',
+    ),
+    webhookAllowPrivateTargets: s(
+      'webhookAllowPrivateTargets',
+      'WEBHOOK_ALLOW_PRIVATE_TARGETS',
+      [],
+      list,
+      'private or loopback addresses/CIDRs webhooks may target (e.g. 127.0.0.1); none by default',
+    ),
+  };
+}
 
 export const configSettings = Object.values(settings) as Setting<keyof Config>[];
 
@@ -443,7 +788,14 @@ export function loadConfig(
     const raw = flags[setting.env] ?? env[setting.env];
     config[setting.key] = raw === undefined ? setting.default : setting.parse(raw, setting.env);
   }
-  return config as Config;
+  const full = config as Config;
+  if (full.broker === 'redis' && full.redisUrl === undefined) {
+    throw invalid('REDIS_URL', 'is required when BROKER=redis');
+  }
+  if (full.broker === 'kafka' && full.kafkaBrokers.length === 0) {
+    throw invalid('KAFKA_BROKERS', 'is required when BROKER=kafka');
+  }
+  return full;
 }
 
 /** The configuration as it is safe to log: secrets and URL passwords masked. */

@@ -17,6 +17,18 @@ export const ErrorCodes = {
   NOT_FOUND: 'HERALD_NOT_FOUND',
   OVERLOADED: 'HERALD_OVERLOADED',
   SHUTTING_DOWN: 'HERALD_SHUTTING_DOWN',
+  /** A unique value (a user's email or username) is taken. */
+  CONFLICT: 'HERALD_CONFLICT',
+  /** No valid session, or a wrong password. */
+  UNAUTHENTICATED: 'HERALD_UNAUTHENTICATED',
+  /** Authenticated, but the role does not allow it. */
+  FORBIDDEN: 'HERALD_FORBIDDEN',
+  /** Too many attempts (logins); details.retryAfterMs says when to try again. */
+  RATE_LIMITED: 'HERALD_RATE_LIMITED',
+  /** A notification provider refused or failed a delivery; retryable says whether to retry. */
+  DELIVERY_FAILED: 'HERALD_DELIVERY_FAILED',
+  /** A webhook target resolves to a private or loopback address that is not allowed. */
+  TARGET_REFUSED: 'HERALD_TARGET_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

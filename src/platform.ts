@@ -1,25 +1,38 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import { KafkaBroker } from './adapters/brokers/kafka/broker.ts';
 import { PostgresBroker } from './adapters/brokers/postgres/broker.ts';
+import { RedisBroker } from './adapters/brokers/redis/broker.ts';
 import { migrate } from './adapters/postgres/migrate.ts';
 import { openPglite } from './adapters/postgres/pglite.ts';
 import { openPostgres } from './adapters/postgres/server.ts';
 import { PostgresAgentStore } from './adapters/store/postgres/agent-store.ts';
+import { PostgresAnalyticsReader } from './adapters/store/postgres/analytics-reader.ts';
 import { PostgresApiKeyStore } from './adapters/store/postgres/api-key-store.ts';
 import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
+import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
+import { PostgresOutboxStore } from './adapters/store/postgres/outbox.ts';
+import { PostgresUserStore } from './adapters/store/postgres/users.ts';
 import type { AgentRunner } from './app/agents/runner.ts';
+import { AnalyticsService } from './app/analytics.ts';
 import { ApiKeyService } from './app/api-keys.ts';
 import { IngestService } from './app/ingest.ts';
+import type { NotificationService } from './app/notifications/service.ts';
+import { OutboxRelay } from './app/outbox-relay.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
+import { UserService } from './app/users.ts';
 import { Worker } from './app/worker.ts';
 import type { Config } from './config.ts';
 import { TOPICS } from './domain/events.ts';
+import type { ScryptParams } from './domain/users.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 import { authRequired as authIsRequired } from './http/access.ts';
 import { buildServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { startAgents } from './platform-agents.ts';
+import { startNotifications, webhookEndpoints } from './platform-notifications.ts';
+import type { Broker } from './ports/broker.ts';
 import type { Database } from './ports/database.ts';
 import { VERSION } from './version.ts';
 
@@ -33,12 +46,18 @@ export interface Roles {
 
 export interface RunningPlatform {
   db: Database;
-  broker: PostgresBroker;
+  broker: Broker;
   metrics: Metrics;
   server: FastifyInstance | undefined;
   worker: Worker | undefined;
   /** The chemistry agents (worker role, AGENTS_ENABLED). */
   agents: AgentRunner | undefined;
+  /** The notification consumer and dispatcher (worker role, NOTIFICATIONS_ENABLED). */
+  notifications: NotificationService | undefined;
+  /** The user service (API role). */
+  users: UserService | undefined;
+  /** Publishes the user events outbox on the broker (API role). */
+  outboxRelay: OutboxRelay | undefined;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Graceful stop: no new requests, in-flight work finished and committed, then close. */
@@ -56,6 +75,46 @@ export async function openDatabase(config: Config, role: string): Promise<Databa
 }
 
 /**
+ * The configured transport between API and workers. The Postgres event log lives in Herald's
+ * database; Redis and Kafka are reached over the network and namespaced by BROKER_NAMESPACE.
+ */
+export async function openBroker(config: Config, db: Database, logger: Logger): Promise<Broker> {
+  switch (config.broker) {
+    case 'postgres': {
+      const broker = await PostgresBroker.open(db, {
+        partitions: config.queuePartitions,
+        leaseMs: config.workerLeaseMs,
+        pollMs: config.workerPollMs,
+      });
+      if (broker.partitionCount !== config.queuePartitions) {
+        logger.warn(
+          { configured: config.queuePartitions, existing: broker.partitionCount },
+          'QUEUE_PARTITIONS differs from the existing log; keeping the existing partition count',
+        );
+      }
+      return broker;
+    }
+    case 'redis':
+      return RedisBroker.open({
+        url: config.redisUrl ?? '',
+        prefix: config.brokerNamespace,
+        partitions: config.queuePartitions,
+        leaseMs: config.workerLeaseMs,
+        pollMs: config.workerPollMs,
+      });
+    case 'kafka':
+      return KafkaBroker.open({
+        brokers: config.kafkaBrokers,
+        clientId: config.brokerNamespace,
+        namespace: config.brokerNamespace,
+        partitions: config.queuePartitions,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        heartbeatIntervalMs: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 5)),
+      });
+  }
+}
+
+/**
  * Opens the database, migrates it, and starts the API and/or a worker over the configured
  * broker. `herald start` runs both roles in one process; `herald api` and `herald worker` run
  * one each and share a PostgreSQL server.
@@ -64,7 +123,11 @@ export async function startPlatform(
   config: Config,
   logger: Logger,
   roles: Roles,
-  options: { stages?: readonly Stage[] } = {},
+  options: {
+    stages?: readonly Stage[];
+    /** scrypt cost of new password hashes (tests make it cheap); DEFAULT_SCRYPT otherwise. */
+    scrypt?: ScryptParams;
+  } = {},
 ): Promise<RunningPlatform> {
   if (config.databaseUrl === undefined && !(roles.api && roles.worker)) {
     throw new HeraldError(
@@ -76,21 +139,14 @@ export async function startPlatform(
   }
   const role = roles.api && roles.worker ? 'start' : roles.api ? 'api' : 'worker';
   const db = await openDatabase(config, role);
+  let openedBroker: Broker | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    const broker = await PostgresBroker.open(db, {
-      partitions: config.queuePartitions,
-      leaseMs: config.workerLeaseMs,
-      pollMs: config.workerPollMs,
-    });
-    if (broker.partitionCount !== config.queuePartitions) {
-      logger.warn(
-        { configured: config.queuePartitions, existing: broker.partitionCount },
-        'QUEUE_PARTITIONS differs from the existing log; keeping the existing partition count',
-      );
-    }
-    const store = new PostgresEventStore(db);
+    const broker = await openBroker(config, db, logger);
+    openedBroker = broker;
+    logger.info({ broker: broker.name }, 'broker open');
+    const store = new PostgresEventStore(db, { logInDatabase: config.broker === 'postgres' });
     const metrics = new Metrics();
     metrics.watchBroker(broker, [WORKER_GROUP]);
 
@@ -116,6 +172,10 @@ export async function startPlatform(
       roles.worker && config.agentsEnabled
         ? await startAgents(config, db, broker, metrics, logger)
         : undefined;
+    const notifications =
+      roles.worker && config.notificationsEnabled
+        ? await startNotifications(config, db, broker, metrics, logger)
+        : undefined;
 
     let server: FastifyInstance | undefined;
     let ingest: IngestService | undefined;
@@ -127,7 +187,10 @@ export async function startPlatform(
       );
     }
     let url: string | undefined;
+    let users: UserService | undefined;
+    let outboxRelay: OutboxRelay | undefined;
     if (roles.api) {
+      ({ users, outboxRelay } = await startUsers(config, db, broker, logger, options.scrypt));
       ingest = new IngestService(broker, metrics, {
         maxBatch: Math.max(config.batchMaxEvents, 1000),
         // PGlite has one connection: one flush at a time; a server pool takes a few at once.
@@ -146,9 +209,18 @@ export async function startPlatform(
         workerGroup: WORKER_GROUP,
         version: VERSION,
         agentStore: new PostgresAgentStore(db),
+        users,
+        analytics: new AnalyticsService(new PostgresAnalyticsReader(db)),
+        notifications: {
+          store: new PostgresNotificationStore(db),
+          endpoints: webhookEndpoints(config, db),
+        },
         keys: new ApiKeyService(new PostgresApiKeyStore(db), { adminKey: config.adminApiKey }),
         authRequired,
         rateLimitPerMinute: config.rateLimitPerMinute,
+        ...(config.redisUrl === undefined
+          ? {}
+          : { rateLimitRedis: { url: config.redisUrl, namespace: config.brokerNamespace } }),
         requestTimeoutMs: config.requestTimeoutMs,
         maxJsonDepth: config.maxJsonDepth,
         overload: {
@@ -158,6 +230,8 @@ export async function startPlatform(
       });
       url = await server.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${url}/docs` }, 'api listening');
+      // Started once nothing can fail the start any more; its first pass sends what is waiting.
+      outboxRelay?.start();
     }
 
     let stopped: Promise<void> | undefined;
@@ -169,16 +243,80 @@ export async function startPlatform(
         await server?.close();
         clearInterval(sweeper);
         await ingest?.drained();
+        await outboxRelay?.stop();
         await agents?.stop();
+        await notifications?.stop();
         await worker?.stop();
         await broker.close();
         await db.close();
       })();
       return stopped;
     };
-    return { db, broker, metrics, server, worker, agents, url, stop };
+    return {
+      db,
+      broker,
+      metrics,
+      server,
+      worker,
+      agents,
+      notifications,
+      users,
+      outboxRelay,
+      url,
+      stop,
+    };
   } catch (error) {
+    await openedBroker?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The user service and its outbox relay (API role, not started yet): creates the ADMIN_EMAIL
+ * admin if missing; every commit with an event wakes the relay.
+ */
+async function startUsers(
+  config: Config,
+  db: Database,
+  broker: Broker,
+  logger: Logger,
+  scrypt: ScryptParams | undefined,
+): Promise<{ users: UserService; outboxRelay: OutboxRelay }> {
+  if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
+    const missing = config.adminEmail === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `${missing}: ADMIN_EMAIL and ADMIN_PASSWORD are set together`,
+      { details: { setting: missing } },
+    );
+  }
+  const outboxRelay = new OutboxRelay(new PostgresOutboxStore(db), broker, logger, {
+    holder: `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    pollMs: config.outboxPollMs,
+  });
+  const users = new UserService(new PostgresUserStore(db), logger, {
+    sessionTtlMs: config.sessionTtlMs,
+    openRegistration: config.usersOpenRegistration,
+    login: {
+      maxPerAccount: config.loginMaxFailures,
+      maxPerAddress: config.loginMaxFailuresPerAddress,
+      windowMs: config.loginWindowMs,
+    },
+    onEvent: () => outboxRelay.wake(),
+    ...(scrypt === undefined ? {} : { scrypt }),
+  });
+  if (config.adminEmail !== undefined && config.adminPassword !== undefined) {
+    try {
+      await users.ensureAdmin(config.adminEmail, config.adminPassword);
+    } catch (error) {
+      if (!(error instanceof HeraldError && error.code === ErrorCodes.VALIDATION)) throw error;
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `ADMIN_EMAIL / ADMIN_PASSWORD: ${error.message}`,
+        { cause: error, details: { setting: 'ADMIN_EMAIL', ...error.details } },
+      );
+    }
+  }
+  return { users, outboxRelay };
 }

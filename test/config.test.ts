@@ -64,3 +64,22 @@ test('LLM settings: the offline agent by default, and the API key is never print
   assert.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), /LLM_BASE_URL: must be an http/);
   assert.throws(() => loadConfig({ AGENTS_ENABLED: 'maybe' }), /AGENTS_ENABLED: expected true/);
 });
+
+test('BROKER=redis needs REDIS_URL and BROKER=kafka needs KAFKA_BROKERS, each named when missing', () => {
+  const fails = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof HeraldError && pattern.test(error.message),
+      JSON.stringify(env),
+    );
+  fails({ BROKER: 'redis' }, /REDIS_URL: is required when BROKER=redis/);
+  fails({ BROKER: 'kafka' }, /KAFKA_BROKERS: is required when BROKER=kafka/);
+  fails({ BROKER: 'kafka', KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS: expected host:port/);
+  fails({ REDIS_URL: 'http://x' }, /REDIS_URL: must be a redis:\/\/ URL/);
+  fails({ BROKER_NAMESPACE: 'a b' }, /BROKER_NAMESPACE/);
+  const kafka = loadConfig({ BROKER: 'kafka', KAFKA_BROKERS: 'k1:9092, k2:9093' });
+  assert.deepEqual(kafka.kafkaBrokers, ['k1:9092', 'k2:9093']);
+  assert.equal(kafka.brokerNamespace, 'herald');
+  const redis = loadConfig({ BROKER: 'redis', REDIS_URL: 'redis://:secret@r:6379' });
+  assert.equal(redactConfig(redis).redisUrl, 'redis://:***@r:6379', 'the password is masked');
+});

@@ -100,3 +100,22 @@ export interface BulkResult {
   replayed?: number;
   purged?: number;
 }
+
+export interface AgentRun {
+  id: number;
+  event_id: string;
+  molecule_id: string;
+  agent: string;
+  model: string;
+  status: 'succeeded' | 'cached' | 'rejected' | 'fallback' | 'offline';
+  needs_reenrichment: boolean;
+  reenrichment_of: number | null;
+  input: Record<string, unknown>;
+  output: Record<string, unknown> | null;
+  raw_output: string | null;
+  error_code: string | null;
+  error: string | null;
+  tokens: { prompt: number; completion: number; total: number } | null;
+  latency_ms: number;
+  created_at: string;
+}

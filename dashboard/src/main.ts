@@ -5,6 +5,8 @@ import { views } from './views.ts';
 import './views/overview.ts';
 import './views/dead-letters.ts';
 import './views/events.ts';
+import './views/agents.ts';
+import './views/analytics.ts';
 
 const nav = document.getElementById('nav') as HTMLElement;
 const main = document.getElementById('view') as HTMLElement;

@@ -24,6 +24,11 @@ export class GroupCommitter<Item, Result> {
   #scheduled = false;
   #idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param options.maxBatch items per flush (a single larger submission goes alone).
+   * @param options.maxInFlight flushes at once; flushes beyond the first start only when a
+   *   full batch is waiting.
+   */
   constructor(
     flush: (items: Item[]) => Promise<Result[]>,
     options: { maxBatch: number; maxInFlight?: number },
@@ -57,6 +62,10 @@ export class GroupCommitter<Item, Result> {
 
   #pump(): void {
     while (this.#inFlight < this.#maxInFlight && this.#pending.length > 0) {
+      // While a flush runs, small submissions wait for it and share the next one: on a broker
+      // that serialises appends (the Postgres log locks its partitions) concurrent small flushes
+      // only queue behind each other, each paying a commit. A full batch goes at once.
+      if (this.#inFlight > 0 && this.#pendingCount < this.#maxBatch) break;
       // Take whole submissions up to maxBatch items (a single larger submission goes alone).
       const group: Submission<Item, Result>[] = [];
       let size = 0;

@@ -1,6 +1,7 @@
 import { routeEvent, type Topic } from '../domain/events.ts';
 import { uuidv7 } from '../domain/ids.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { SpanKind, traceBatch } from '../observability/tracing.ts';
 import type { Broker, OutgoingMessage, PublishResult } from '../ports/broker.ts';
 import { GroupCommitter } from './group-commit.ts';
 
@@ -39,7 +40,12 @@ export class IngestService {
     this.#metrics = metrics;
     this.#committer = new GroupCommitter((messages) => {
       this.#metrics.publishBatchSize.observe(messages.length);
-      return this.#broker.publish(messages);
+      return traceBatch(
+        messages,
+        'publish',
+        { 'messaging.operation.type': 'send', 'messaging.system': this.#broker.name },
+        SpanKind.PRODUCER,
+      ).batch('publish', () => this.#broker.publish(messages));
     }, options);
   }
 
@@ -50,7 +56,13 @@ export class IngestService {
       const topic = submissions[i]?.topic ?? 'events';
       const duplicate = result.status === 'duplicate';
       if (duplicate) this.#metrics.eventsDuplicate.inc({ topic });
-      else this.#metrics.eventsAccepted.inc({ topic, broker: this.#broker.name });
+      else {
+        this.#metrics.eventsAccepted.inc({
+          topic,
+          type: this.#metrics.eventType(messages[i]?.type ?? ''),
+          broker: this.#broker.name,
+        });
+      }
       return { id: result.id, topic, duplicate };
     });
   }

@@ -1,10 +1,16 @@
 import { isRetryable } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { type BatchTrace, traceBatch } from '../observability/tracing.ts';
 import type { BatchOutcome, Broker, Consumer, DeliveredMessage } from '../ports/broker.ts';
 import type { EventStore, FailedEvent, ProcessedEvent } from '../ports/event-store.ts';
 import { type BackoffPolicy, fullJitterDelay } from './backoff.ts';
 import { failureOf, type Outcome, processMessage, type Stage } from './pipeline.ts';
+import { type BreakerState, CircuitBreaker } from './resilience/circuit-breaker.ts';
+
+/** Store failures in a row that open the database circuit breaker. */
+const STORE_BREAKER_FAILURES = 3;
+const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 export interface WorkerOptions {
   group: string;
@@ -34,16 +40,32 @@ export class Worker {
   readonly #options: WorkerOptions;
   #consumer: Consumer | undefined;
   #storeFailures = 0;
+  readonly #storeBreaker: CircuitBreaker;
+  /** The `broker` label of this worker's metrics. */
+  #brokerName = 'unknown';
 
   constructor(store: EventStore, metrics: Metrics, logger: Logger, options: WorkerOptions) {
     this.#store = store;
     this.#metrics = metrics;
     this.#logger = logger;
     this.#options = options;
+    // While the database is known to be down, batches go back to the broker at once (nothing
+    // processed, nothing dead-lettered) and the store is left alone until the cooldown's trial
+    // batch; the cooldown also bounds how long after a recovery processing resumes.
+    metrics.circuitBreakerState.set({ breaker: 'database' }, 0);
+    this.#storeBreaker = new CircuitBreaker({
+      failureThreshold: STORE_BREAKER_FAILURES,
+      cooldownMs: Math.min(options.retry.maxMs, 5000),
+      onStateChange: (state) => {
+        metrics.circuitBreakerState.set({ breaker: 'database' }, BREAKER_STATE_VALUE[state]);
+        logger.warn({ breaker: 'database', state }, 'database circuit breaker changed state');
+      },
+    });
   }
 
   async start(broker: Broker): Promise<void> {
     const { group, consumerId, topics, batchSize, concurrency } = this.#options;
+    this.#brokerName = broker.name;
     this.#consumer = await broker.consume({
       group,
       consumerId,
@@ -63,6 +85,30 @@ export class Worker {
   }
 
   async handle(batch: readonly DeliveredMessage[]): Promise<BatchOutcome> {
+    if (!this.#storeBreaker.tryAcquire()) {
+      return { handled: 0, retryAfterMs: Math.max(this.#storeBreaker.retryInMs, 50) };
+    }
+    try {
+      return await this.#handleTraced(batch);
+    } catch (error) {
+      this.#storeBreaker.onAbandon();
+      throw error;
+    }
+  }
+
+  async #handleTraced(batch: readonly DeliveredMessage[]): Promise<BatchOutcome> {
+    const traced = traceBatch(batch, 'process', {
+      'messaging.operation.type': 'process',
+      'messaging.consumer.group.name': this.#options.group,
+    });
+    try {
+      return await this.#handle(batch, traced);
+    } finally {
+      traced.end();
+    }
+  }
+
+  async #handle(batch: readonly DeliveredMessage[], traced: BatchTrace): Promise<BatchOutcome> {
     const now = new Date();
     const seen = new Set<string>();
     const outcomes: (Outcome | 'duplicate')[] = [];
@@ -73,7 +119,11 @@ export class Worker {
         continue;
       }
       seen.add(message.id);
-      const outcome = await processMessage(message, this.#options.stages, now);
+      const index = outcomes.length;
+      const outcome = await traced.message(index, () =>
+        processMessage(message, this.#options.stages, now),
+      );
+      if (outcome.kind !== 'processed') traced.fail(index, outcome.failure.error);
       outcomes.push(outcome);
       if (outcome.kind === 'retry') break;
     }
@@ -89,7 +139,7 @@ export class Worker {
     }
 
     try {
-      await this.#persist(processed, dead);
+      await traced.batch('persist', () => this.#persist(processed, dead));
     } catch (error) {
       if (isRetryable(error)) return this.#storeUnavailable(error);
       try {
@@ -99,6 +149,7 @@ export class Worker {
       }
     }
     this.#storeFailures = 0;
+    this.#storeBreaker.onSuccess();
 
     if (stoppedAt === -1) return { handled: batch.length };
     const failing = outcomes[stoppedAt];
@@ -106,21 +157,30 @@ export class Worker {
     if (failing === undefined || failing === 'duplicate' || failing.kind !== 'retry' || !message) {
       return { handled: stoppedAt };
     }
-    return this.#retryLater(message, stoppedAt, failing.failure);
+    return traced.message(stoppedAt, () => this.#retryLater(message, stoppedAt, failing.failure));
   }
 
   async #persist(processed: ProcessedEvent[], dead: FailedEvent[]): Promise<void> {
     await this.#store.persist(processed, dead);
     const now = Date.now();
     for (const event of processed) {
-      this.#metrics.eventsProcessed.inc({ topic: event.topic, type: event.type });
+      this.#metrics.eventsProcessed.inc({
+        topic: event.topic,
+        type: this.#metrics.eventType(event.type),
+        broker: this.#brokerName,
+      });
       this.#metrics.endToEndLatency.observe(
         { topic: event.topic },
         (now - event.acceptedAt.getTime()) / 1000,
       );
     }
     for (const failure of dead) {
-      this.#metrics.eventsDeadLettered.inc({ topic: failure.topic, reason: failure.reason });
+      this.#metrics.eventsDeadLettered.inc({
+        topic: failure.topic,
+        type: this.#metrics.eventType(failure.type),
+        broker: this.#brokerName,
+        reason: failure.reason,
+      });
       this.#logger.warn(
         {
           eventId: failure.id,
@@ -160,7 +220,12 @@ export class Worker {
       }
       return { handled: index + 1 };
     }
-    this.#metrics.eventsRetried.inc({ topic: message.topic, error_code: failure.errorCode });
+    this.#metrics.eventsRetried.inc({
+      topic: message.topic,
+      type: this.#metrics.eventType(message.type),
+      broker: this.#brokerName,
+      error_code: failure.errorCode,
+    });
     const retryAfterMs = fullJitterDelay(attempts, this.#options.retry);
     this.#logger.warn(
       { ...context, retryAfterMs, error: failure.error },
@@ -172,7 +237,12 @@ export class Worker {
   #storeUnavailable(error: unknown): BatchOutcome {
     this.#storeFailures++;
     this.#metrics.batchFailures.inc();
-    const retryAfterMs = fullJitterDelay(this.#storeFailures, this.#options.retry);
+    this.#storeBreaker.onFailure();
+    // Open: wait out the cooldown (not an ever-growing backoff), so recovery is noticed soon.
+    const retryAfterMs =
+      this.#storeBreaker.state === 'open'
+        ? Math.max(this.#storeBreaker.retryInMs, 50)
+        : fullJitterDelay(this.#storeFailures, this.#options.retry);
     this.#logger.warn(
       { err: error, consecutiveFailures: this.#storeFailures, retryAfterMs },
       'store unavailable, batch will be retried',

@@ -2,6 +2,12 @@ import { migrate } from '../adapters/postgres/migrate.ts';
 import { type Config, configSettings, loadConfig, redactConfig } from '../config.ts';
 import { isHeraldError } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import {
+  startTracing,
+  stopTracing,
+  type TracingSettings,
+  tracingSettingsFromEnv,
+} from '../observability/tracing.ts';
 import { openDatabase, type Roles, startPlatform } from '../platform.ts';
 import { VERSION } from '../version.ts';
 import { parseArgs } from './args.ts';
@@ -83,14 +89,23 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   let config: Config;
+  let tracing: TracingSettings | undefined;
   try {
     config = loadConfig(process.env, args.flags);
+    tracing = tracingSettingsFromEnv(process.env);
   } catch (error) {
     process.stderr.write(`herald: invalid configuration: ${(error as Error).message}\n`);
     return EXIT_USAGE;
   }
   if (args.command === 'config') {
-    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    // Tracing is configured by the standard OTEL_* variables; shown here all the same.
+    const traces =
+      tracing === undefined
+        ? 'off'
+        : { ...tracing, endpoint: tracing.endpoint.replace(/:[^:@/]*@/, ':***@') };
+    process.stdout.write(
+      `${JSON.stringify({ ...redactConfig(config), tracing: traces }, null, 2)}\n`,
+    );
     return 0;
   }
   const logger = createLogger(config.logLevel);
@@ -107,16 +122,38 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
-  return serve(config, logger, command.roles ?? { api: true, worker: true });
+  if (tracing !== undefined) {
+    // Before anything opens: the database and the API are instrumented as they are built.
+    await startTracing(tracing);
+    logger.info({ endpoint: tracing.endpoint, serviceName: tracing.serviceName }, 'tracing on');
+  }
+  try {
+    return await serve(config, logger, command.roles ?? { api: true, worker: true });
+  } finally {
+    await stopTracing().catch((error: unknown) =>
+      logger.warn({ err: error }, 'the last spans could not be exported'),
+    );
+  }
 }
 
-/** Runs until SIGTERM/SIGINT, then stops gracefully within SHUTDOWN_TIMEOUT_MS. */
+/**
+ * Runs until SIGTERM/SIGINT, then stops gracefully within SHUTDOWN_TIMEOUT_MS. A signal that
+ * comes while the platform is still starting is kept and acted on once it has started, so a
+ * process stopped early (a deploy rolled back, a test tearing down) still stops cleanly.
+ */
 async function serve(config: Config, logger: Logger, roles: Roles): Promise<number> {
   logger.info({ config: redactConfig(config), roles, version: VERSION }, 'herald starting');
+  const early: NodeJS.Signals[] = [];
+  let handle = (signal: NodeJS.Signals) => {
+    early.push(signal);
+  };
+  const onSignal = (signal: NodeJS.Signals) => handle(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const platform = await startPlatform(config, logger, roles);
   return new Promise((resolve) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
+    handle = (signal: NodeJS.Signals) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
         resolve(EXIT_FAILURE);
@@ -141,8 +178,7 @@ async function serve(config: Config, logger: Logger, roles: Roles): Promise<numb
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const signal of early) handle(signal);
   });
 }
 

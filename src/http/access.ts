@@ -14,6 +14,9 @@ export function accessFor(method: string, route: string): Access {
   if (route === '' || startsWithAny(route, ['/health', '/docs', '/dashboard'])) return 'public';
   if (route === '/users' || route.startsWith('/users/')) return 'session';
   if (route.startsWith('/metrics')) return 'metrics:read';
+  // The delivery log holds people's addresses and webhook endpoints sign with secrets: admin
+  // only, named here so that widening a readable prefix can never open them.
+  if (route.startsWith('/api/v1/notifications')) return 'admin';
   if (method === 'POST' && (route === '/events' || startsWithAny(route, ['/api/v1/events']))) {
     return 'events:write';
   }

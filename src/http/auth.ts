@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
 import type { ApiKeyService, Principal } from '../app/api-keys.ts';
 import { grants } from '../domain/api-keys.ts';
 import { accessFor } from './access.ts';
@@ -16,6 +17,11 @@ export interface AuthOptions {
   keys: ApiKeyService;
   /** Requests per minute per key (or address); 0 = no limit. */
   rateLimitPerMinute: number;
+  /**
+   * Redis to count in (REDIS_URL), so that every API process shares one budget per key;
+   * in-memory per process when absent. `namespace` prefixes the counters' keys.
+   */
+  redis?: { url: string; namespace: string };
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -58,7 +64,21 @@ export const apiKeyAuth = fp(
       request.principal = principal;
     });
     if (options.rateLimitPerMinute > 0) {
+      // Fail fast and open: a Redis outage must not turn into an API outage (skipOnError).
+      const redis =
+        options.redis === undefined
+          ? undefined
+          : new Redis(options.redis.url, {
+              connectTimeout: 500,
+              maxRetriesPerRequest: 1,
+              enableOfflineQueue: false,
+            });
+      redis?.on('error', (error) => app.log.debug({ err: error }, 'rate-limit store error'));
+      if (redis !== undefined) app.addHook('onClose', async () => redis.disconnect());
       await app.register(rateLimit, {
+        ...(redis === undefined
+          ? {}
+          : { redis, nameSpace: `${options.redis?.namespace}:rate-limit:`, skipOnError: true }),
         max: options.rateLimitPerMinute,
         timeWindow: 60_000,
         keyGenerator: (request) => request.principal?.keyId ?? request.ip,

@@ -9,24 +9,34 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import type { AnalyticsService } from '../app/analytics.ts';
 import type { ApiKeyService } from '../app/api-keys.ts';
 import type { IngestService } from '../app/ingest.ts';
+import type { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts';
+import type { UserService } from '../app/users.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { traceHttp, tracingEnabled } from '../observability/tracing.ts';
 import type { AgentStore } from '../ports/agent-store.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventStore } from '../ports/event-store.ts';
+import type { NotificationStore } from '../ports/notification-store.ts';
 import { apiKeyAuth } from './auth.ts';
+import { problemClientErrorHandler, problemFrameworkErrors } from './client-errors.ts';
 import { overloadGuard } from './overload.ts';
 import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { userRoutes } from './routes/users.ts';
+import { refuseUnstorableText } from './unstorable-text.ts';
 
 export interface ServerDependencies {
   db: Database;
@@ -41,9 +51,17 @@ export interface ServerDependencies {
   version: string;
   keys: ApiKeyService;
   agentStore: AgentStore;
+  /** The user service; its routes (/users/…) are served when given. */
+  users?: UserService;
+  /** The analytics API (`/api/v1/analytics/*`); absent, its routes are not served. */
+  analytics?: AnalyticsService;
+  /** The delivery log and webhook endpoints (`/api/v1/notifications/*`), when given. */
+  notifications?: { store: NotificationStore; endpoints: WebhookEndpoints };
   /** Whether API keys are required (see access.ts for which routes). */
   authRequired: boolean;
   rateLimitPerMinute: number;
+  /** Redis shared by every API process for rate-limit counters (REDIS_URL), when set. */
+  rateLimitRedis?: { url: string; namespace: string };
   requestTimeoutMs: number;
   maxJsonDepth: number;
   overload: { maxEventLoopDelayMs: number; maxPendingEvents: number };
@@ -71,6 +89,8 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: problemClientErrorHandler,
+    frameworkErrors: problemFrameworkErrors,
   });
 
   // Bodies are validated as sent (a number is not a string); query strings and params are
@@ -92,6 +112,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });
+  if (tracingEnabled()) traceHttp(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.httpDuration.observe(
@@ -117,11 +138,13 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       );
     }
   });
+  app.addHook('preValidation', refuseUnstorableText);
 
   if (deps.authRequired) {
     await app.register(apiKeyAuth, {
       keys: deps.keys,
       rateLimitPerMinute: deps.rateLimitPerMinute,
+      ...(deps.rateLimitRedis === undefined ? {} : { redis: deps.rateLimitRedis }),
     });
   }
   await app.register(overloadGuard, { ...deps.overload, pendingEvents: () => deps.ingest.pending });
@@ -152,8 +175,16 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
         { name: 'events', description: 'Publish events and follow them' },
         { name: 'dead letters', description: 'Inspect and replay failed events' },
         { name: 'agents', description: 'Molecules and the chemistry agent runs on them' },
+        { name: 'analytics', description: 'Summaries, time series, breakdowns and funnels' },
         { name: 'operations', description: 'Health and metrics' },
+        { name: 'users', description: 'Accounts, logins, sessions and notification preferences' },
+        { name: 'notifications', description: 'Delivery log and webhook endpoints' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'session token or API key' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -168,6 +199,15 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   await app.register(dashboardRoutes);
   await app.register(apiKeyRoutes, { keys: deps.keys });
   await app.register(agentRoutes, { agents: deps.agentStore });
+  if (deps.users !== undefined) {
+    await app.register(userRoutes, { users: deps.users, keys: deps.keys });
+  }
+  if (deps.notifications !== undefined) {
+    await app.register(notificationRoutes, deps.notifications);
+  }
+  if (deps.analytics !== undefined) {
+    await app.register(analyticsRoutes, { analytics: deps.analytics });
+  }
   await app.register(operationsRoutes, {
     db: deps.db,
     broker: deps.broker,

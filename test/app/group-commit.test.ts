@@ -82,3 +82,28 @@ test('a failed flush rejects every submission in it, and later flushes still run
   assert.deepEqual(await committer.submit([3]), [3]);
   await committer.drained();
 });
+
+test('while a flush runs, small submissions wait for it rather than flushing beside it, until a full batch is waiting', async () => {
+  const flushes: number[][] = [];
+  const gate = deferred();
+  const committer = new GroupCommitter<number, number>(
+    async (items) => {
+      flushes.push(items);
+      if (flushes.length === 1) await gate.released;
+      return items;
+    },
+    { maxBatch: 4, maxInFlight: 3 },
+  );
+  const first = committer.submit([1]);
+  await new Promise((resolve) => setImmediate(resolve));
+  const small = [committer.submit([2]), committer.submit([3])];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(flushes, [[1]], 'small submissions wait for the running flush');
+  // Six items waiting: more than a batch, so flushes start beside the blocked one.
+  const full = committer.submit([4, 5, 6, 7]);
+  assert.deepEqual(await Promise.all(small), [[2], [3]]);
+  assert.deepEqual(await full, [4, 5, 6, 7]);
+  assert.deepEqual(flushes, [[1], [2, 3], [4, 5, 6, 7]]);
+  gate.release();
+  assert.deepEqual(await first, [1]);
+});

@@ -27,7 +27,7 @@ function refusing(refused: Set<string>): Stage {
   };
 }
 
-test('the dashboard shows live numbers moving and replays a dead letter that is then processed', async (t) => {
+test('the dashboard shows live numbers moving, replays a dead letter that is then processed, and lists agent runs', async (t) => {
   const executablePath = locateChromium();
   await ensureDashboardBuilt();
   const refused = new Set(['order-42']);
@@ -54,29 +54,23 @@ test('the dashboard shows live numbers moving and replays a dead letter that is 
   await page.goto(`${url}/dashboard`);
   const processed = page.getByTestId('stat-processed');
   await processed.filter({ hasText: /^0$/ }).waitFor();
-  const produce = herald(['produce', '--count', '60', '--rate', '40', '--url', url]);
+  const produce = herald(['produce', '--count', '60', '--rate', '40', '--url', url], {}, 90_000);
   await page
     .getByTestId('stat-accepted')
     .filter({ hasText: /^[1-9]/ })
-    .waitFor({ timeout: 10_000 });
+    .waitFor({ timeout: 30_000 });
   assert.equal((await produce).code, 0);
-  await processed.filter({ hasText: /^60$/ }).waitFor({ timeout: 10_000 });
+  await processed.filter({ hasText: /^60$/ }).waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('#chart-throughput canvas').count(), 1, 'throughput chart drawn');
   assert.match((await page.getByTestId('stat-throughput').textContent()) ?? '', /^\d/);
   await page.screenshot({ path: join(profile, 'overview.png'), fullPage: true });
   if (process.env.HERALD_UPDATE_SCREENSHOT !== undefined) {
     // For the README: a longer run with a few impossible chemicals, so every chart has a story.
-    await herald([
-      'produce',
-      '--count',
-      '500',
-      '--rate',
-      '60',
-      '--invalid-ratio',
-      '0.04',
-      '--url',
-      url,
-    ]);
+    await herald(
+      ['produce', '--count', '500', '--rate', '60', '--invalid-ratio', '0.04', '--url', url],
+      {},
+      90_000,
+    );
     await page.waitForTimeout(1500);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   }
@@ -104,6 +98,25 @@ test('the dashboard shows live numbers moving and replays a dead letter that is 
 
   // The event view shows it processed.
   await page.goto(`${url}/dashboard/#/events?id=order-42`);
+  await page.getByTestId('event-status').filter({ hasText: 'processed' }).waitFor();
+
+  // Agent runs: the chemical events produced above were described by the (offline) agent.
+  await page.getByRole('link', { name: 'Agent runs' }).click();
+  const runs = page.getByTestId('agent-runs').locator('tbody tr');
+  await runs.first().waitFor();
+  const { body: listed } = await getJson(`${url}/api/v1/agents/runs?limit=200`);
+  const expected = (listed.runs as unknown[]).length;
+  assert.ok(expected > 0, 'the agents ran on the chemical events');
+  await page
+    .getByTestId('agent-runs-count')
+    .filter({ hasText: String(expected) })
+    .waitFor();
+  await runs.first().click();
+  await page
+    .getByTestId('agent-run-detail')
+    .getByRole('heading', { name: /^Run \d+/ })
+    .waitFor();
+  await page.getByTestId('agent-run-detail').getByRole('link').click();
   await page.getByTestId('event-status').filter({ hasText: 'processed' }).waitFor();
   assert.deepEqual(pageErrors, [], 'no errors in the page');
 });

@@ -204,3 +204,21 @@ test('usage and configuration mistakes exit 2 with a message naming the problem'
     assert.match(stderr, message);
   }
 });
+
+test('SIGTERM while the platform is still starting is honoured once it has started: a clean exit 0', async (t) => {
+  const schema = uniqueSchema('herald_e2e');
+  t.after(() => dropSchema(schema));
+  const worker = runHerald(t, ['worker'], { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
+  // The first log line comes before the database is opened and migrated.
+  await eventually(() => (worker.logs.some((l) => l.msg === 'herald starting') ? true : undefined));
+  assert.equal(
+    worker.logs.some((l) => l.msg === 'worker started'),
+    false,
+    'the signal arrives during start-up',
+  );
+  assert.equal(await worker.stop('SIGTERM'), 0);
+  assert.ok(
+    worker.logs.some((l) => l.msg === 'stopped'),
+    'it stopped gracefully',
+  );
+});

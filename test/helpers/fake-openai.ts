@@ -22,6 +22,8 @@ export interface RecordedRequest {
   at: number;
   path: string;
   authorization: string | undefined;
+  /** The W3C trace context the client passed on, if any. */
+  traceparent: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -84,6 +86,7 @@ export async function startFakeOpenAi(t: Cleanup): Promise<FakeOpenAi> {
       at: performance.now(),
       path: request.url ?? '',
       authorization: request.headers.authorization,
+      traceparent: request.headers.traceparent as string | undefined,
       body,
     });
     if (request.url !== '/v1/chat/completions') {

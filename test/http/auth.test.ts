@@ -134,3 +134,35 @@ test('ingestion sheds load with 503 + Retry-After when too many events wait for 
   assert.match(String(shed.headers['content-type']), /problem\+json/);
   assert.equal((await app.inject({ method: 'GET', url: '/api/v1/events/x' })).statusCode, 200);
 });
+
+test('with REDIS_URL set, API processes share one rate budget per key (counted in Redis)', async (t) => {
+  // Two API processes on one database and one Redis: 3 requests a minute for the key in all.
+  const namespace = `herald_rl_${Math.random().toString(36).slice(2, 10)}`;
+  const settings = {
+    AUTH: 'required',
+    ADMIN_API_KEY: ADMIN,
+    RATE_LIMIT_PER_MINUTE: '3',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    BROKER_NAMESPACE: namespace,
+  };
+  const first = await startTestPlatform(t, settings, {
+    roles: { api: true, worker: false },
+    database: 'postgres',
+  });
+  const second = await startTestPlatform(t, settings, {
+    roles: { api: true, worker: false },
+    database: 'postgres',
+  });
+  const statuses: number[] = [];
+  for (const url of [first.url, second.url, first.url, second.url]) {
+    const answer = await postJson(url + analytics.path, analytics.body, {
+      authorization: `Bearer ${ADMIN}`,
+    });
+    statuses.push(answer.status);
+  }
+  assert.deepEqual(
+    statuses,
+    [202, 202, 202, 429],
+    'the fourth request, on either process, is limited',
+  );
+});

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { traceDatabase } from '../../observability/tracing.ts';
 import type { Database, SqlExecutor } from '../../ports/database.ts';
 
 export const IN_MEMORY = 'memory://';
@@ -22,7 +23,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     },
   });
 
-  return {
+  return traceDatabase({
     kind: 'pglite',
     ...executor(db),
     transaction: (work) => db.transaction((tx) => work(executor(tx))),
@@ -30,5 +31,5 @@ export async function openPglite(dataDir: string): Promise<Database> {
       await db.exec(sql);
     },
     close: () => db.close(),
-  };
+  });
 }

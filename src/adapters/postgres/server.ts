@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { traceDatabase } from '../../observability/tracing.ts';
 import type { Database, SqlExecutor } from '../../ports/database.ts';
 
 const INT8_OID = 20;
@@ -58,12 +59,19 @@ export async function openPostgres(options: ServerOptions): Promise<Database> {
     },
   });
 
-  return {
+  return traceDatabase({
     kind: 'postgres',
     ...executor(pool),
     async transaction(work) {
       const client = await pool.connect();
       let broken = false;
+      // A checked-out client has no pool listener: a connection lost between statements (the
+      // server crashed or restarted) would be an unhandled 'error' event and kill the process.
+      // The statement in flight fails on its own; the client is destroyed on release.
+      const onLost = () => {
+        broken = true;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await work(executor(client));
@@ -76,6 +84,7 @@ export async function openPostgres(options: ServerOptions): Promise<Database> {
         });
         throw error;
       } finally {
+        client.removeListener('error', onLost);
         client.release(broken);
       }
     },
@@ -83,5 +92,5 @@ export async function openPostgres(options: ServerOptions): Promise<Database> {
       await pool.query(sql);
     },
     close: () => pool.end(),
-  };
+  });
 }

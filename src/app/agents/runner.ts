@@ -1,5 +1,6 @@
-import type { Logger } from '../../observability/logger.ts';
+import { type Logger, withEventLogContext } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { traceBatch } from '../../observability/tracing.ts';
 import type { AgentStore, NewAgentRun } from '../../ports/agent-store.ts';
 import type { BatchOutcome, Broker, Consumer, DeliveredMessage } from '../../ports/broker.ts';
 import type {
@@ -107,20 +108,31 @@ export class AgentRunner {
     } catch (error) {
       return this.#storeUnavailable(error, 0);
     }
-    for (const [index, message] of batch.entries()) {
-      // A redelivered event already answered costs nothing.
-      if (answered.has(message.id)) continue;
-      const facts = await moleculeFacts(message.value, this.#options.toolkit);
-      // No readable formula: the processing pipeline dead-letters the event with the reason.
-      if (facts === undefined) continue;
-      try {
-        await this.#enrich(message.id, facts);
-        answered.add(message.id);
-      } catch (error) {
-        // Stopping: the rest of the batch is delivered again to whoever takes over.
-        if (this.#stopping.signal.aborted) return { handled: index };
-        return this.#storeUnavailable(error, index);
+    const traced = traceBatch(batch, 'agents', {
+      'messaging.operation.type': 'process',
+      'messaging.consumer.group.name': AGENT_GROUP,
+    });
+    try {
+      for (const [index, message] of batch.entries()) {
+        // A redelivered event already answered costs nothing.
+        if (answered.has(message.id)) continue;
+        const facts = await moleculeFacts(message.value, this.#options.toolkit);
+        // No readable formula: the processing pipeline dead-letters the event with the reason.
+        if (facts === undefined) continue;
+        try {
+          const context = { eventId: message.id, correlationId: message.headers.correlation_id };
+          await traced.message(index, () =>
+            withEventLogContext(context, () => this.#enrich(message.id, facts)),
+          );
+          answered.add(message.id);
+        } catch (error) {
+          // Stopping: the rest of the batch is delivered again to whoever takes over.
+          if (this.#stopping.signal.aborted) return { handled: index };
+          return this.#storeUnavailable(error, index);
+        }
       }
+    } finally {
+      traced.end();
     }
     this.#storeFailures = 0;
     return { handled: batch.length };

@@ -5,15 +5,22 @@
 import type { ClientCommand } from './common.ts';
 import { dlqCommand } from './dlq.ts';
 import { eventsCommand } from './events.ts';
+import { keysCommand } from './keys.ts';
 import { loadTestCommand } from './load-test.ts';
 import { monitorCommand } from './monitor.ts';
 import { produceCommand } from './produce.ts';
+import { usersCommand } from './users.ts';
 
 export { type ClientCommand, runClientCommand } from './common.ts';
 
 export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
-  [produceCommand, loadTestCommand, monitorCommand, dlqCommand, eventsCommand].map((c) => [
-    c.name,
-    c,
-  ]),
+  [
+    produceCommand,
+    loadTestCommand,
+    monitorCommand,
+    dlqCommand,
+    eventsCommand,
+    keysCommand,
+    usersCommand,
+  ].map((c) => [c.name, c]),
 );

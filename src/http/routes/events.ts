@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import type { IngestService, Submission } from '../../app/ingest.ts';
 import { EVENT_ID_REGEX, inferTopic, type Topic } from '../../domain/events.ts';
+import { requestTraceparent } from '../../observability/tracing.ts';
 import type { EventStore } from '../../ports/event-store.ts';
 import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
@@ -275,10 +276,10 @@ function submission(
   body: Record<string, unknown>,
   idempotencyKey: string | undefined,
 ): Submission {
-  const traceparent = request.headers.traceparent;
+  const traceparent = requestTraceparent(request);
   const s: Submission = { topic, body, correlationId: request.id };
   if (idempotencyKey !== undefined) s.idempotencyKey = idempotencyKey;
-  if (typeof traceparent === 'string') s.traceparent = traceparent;
+  if (traceparent !== undefined) s.traceparent = traceparent;
   return s;
 }
 

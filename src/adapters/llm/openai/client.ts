@@ -1,3 +1,4 @@
+import { injectTraceHeaders, inSpan, SpanKind } from '../../../observability/tracing.ts';
 import type {
   ChatRequest,
   ChatResponse,
@@ -91,9 +92,30 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.model = options.model;
   }
 
-  async complete(request: ChatRequest): Promise<ChatResponse> {
+  complete(request: ChatRequest): Promise<ChatResponse> {
+    return inSpan(
+      `chat ${this.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': this.model },
+      },
+      async (span) => {
+        const response = await this.#complete(request);
+        span?.setAttributes({
+          'gen_ai.response.model': response.model,
+          'gen_ai.usage.input_tokens': response.usage.promptTokens,
+          'gen_ai.usage.output_tokens': response.usage.completionTokens,
+        });
+        return response;
+      },
+    );
+  }
+
+  async #complete(request: ChatRequest): Promise<ChatResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    // The provider (or a gateway in front of it) may continue the trace.
+    injectTraceHeaders(headers);
     let response: Response;
     let text: string;
     try {

@@ -1,3 +1,4 @@
+import { TOPICS } from '../../../domain/events.ts';
 import type { Database } from '../../../ports/database.ts';
 import type {
   DeadLetter,
@@ -10,6 +11,9 @@ import type {
   StoreCounts,
 } from '../../../ports/event-store.ts';
 import * as sql from './sql.ts';
+
+/** The producers' topics: what event lookups show (the log also carries internal ones). */
+const EVENT_TOPICS = JSON.stringify(TOPICS);
 
 type Timestamp = Date | string;
 
@@ -140,9 +144,15 @@ function deadLetterParams(filter: DeadLetterFilter): unknown[] {
 /** The event store on PostgreSQL (server or PGlite): one multi-row statement per batch. */
 export class PostgresEventStore implements EventStore {
   readonly #db: Database;
+  readonly #logInDatabase: boolean;
 
-  constructor(db: Database) {
+  /**
+   * @param options.logInDatabase whether the accepted events are in this database's event log
+   *   (the Postgres transport); with Kafka or Redis, lookups go by what workers stored.
+   */
+  constructor(db: Database, options: { logInDatabase?: boolean } = {}) {
     this.#db = db;
+    this.#logInDatabase = options.logInDatabase ?? true;
   }
 
   async persist(processed: readonly ProcessedEvent[], dead: readonly FailedEvent[]) {
@@ -194,19 +204,22 @@ export class PostgresEventStore implements EventStore {
   }
 
   async get(id: string): Promise<EventRecord | undefined> {
-    const [row] = await this.#db.query<EventRow>(sql.getEvent, [id]);
+    const [row] = await this.#db.query<EventRow>(sql.getEvent, [id, EVENT_TOPICS]);
     return row === undefined ? undefined : toEventRecord(row);
   }
 
   async search(filter: EventSearch): Promise<EventRecord[]> {
-    const rows = await this.#db.query<EventRow>(sql.searchEvents, [
+    const params = [
       filter.userId ?? null,
       filter.type ?? null,
       filter.topic ?? null,
       filter.from ?? null,
       filter.to ?? null,
       filter.limit,
-    ]);
+    ];
+    const rows = this.#logInDatabase
+      ? await this.#db.query<EventRow>(sql.searchEvents, [...params, EVENT_TOPICS])
+      : await this.#db.query<EventRow>(sql.searchStoredEvents, params);
     return rows.map(toEventRecord);
   }
 
@@ -239,7 +252,10 @@ export class PostgresEventStore implements EventStore {
       processed: number;
       retrying: number;
       dead_lettered: number;
-    }>(sql.counts);
+    }>(
+      this.#logInDatabase ? sql.counts : sql.countsStored,
+      this.#logInDatabase ? [EVENT_TOPICS] : [],
+    );
     return {
       accepted: row?.accepted ?? 0,
       processed: row?.processed ?? 0,

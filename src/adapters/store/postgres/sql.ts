@@ -1,15 +1,24 @@
 /** Every statement of the Postgres event store, in one place. */
+import { withRollups } from './analytics-sql.ts';
 
-export const insertProcessed = `
+/**
+ * Inserts a batch of processed events; an event without a timestamp happened when it was
+ * accepted. On its own (no rollups): the baseline bench/scenarios/analytics.ts measures against.
+ */
+export const insertProcessedRows = `
   INSERT INTO processed_events (event_id, topic, event_type, key, user_id, payload, enrichment,
     occurred_at, accepted_at, processed_at, correlation_id, source_partition, source_offset)
-  SELECT event_id, topic, event_type, key, user_id, payload, enrichment, occurred_at,
-    accepted_at, processed_at, correlation_id, source_partition, source_offset
+  SELECT event_id, topic, event_type, key, user_id, payload, enrichment,
+    coalesce(occurred_at, accepted_at), accepted_at, processed_at, correlation_id,
+    source_partition, source_offset
   FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, topic text, event_type text, key text,
     user_id text, payload jsonb, enrichment jsonb, occurred_at timestamptz,
     accepted_at timestamptz, processed_at timestamptz, correlation_id text,
     source_partition int, source_offset bigint)
   ON CONFLICT (event_id) DO NOTHING`;
+
+/** The batch insert, updating the analytics rollups from the rows it inserted, in one statement. */
+export const insertProcessed = withRollups(insertProcessedRows);
 
 /**
  * Dead-letters events. A redelivery of a delivery already dead-lettered changes nothing; a
@@ -40,15 +49,35 @@ export const recordAttempt = `
     generation = EXCLUDED.generation
   RETURNING attempts`;
 
-export const getEvent = `
-  SELECT r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
+const eventColumns = `r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
          p.processed_at, p.enrichment,
          f.status AS failure_status, f.reason, f.error_code, f.last_error, f.attempts,
-         f.first_failed_at, f.last_failed_at
-  FROM raw_events r
+         f.first_failed_at, f.last_failed_at`;
+
+// The log also carries internal topics (user events, with personal data); event lookups see
+// only the producers' topics, passed as a JSON array.
+const eventTopic = (column: string, param: string) =>
+  `${column} IN (SELECT jsonb_array_elements_text(${param}::jsonb))`;
+
+/**
+ * An event by id ($2: the event topics): from the event log when the Postgres transport wrote
+ * it there, else (Kafka, Redis: the broker is the log) from what the workers stored about it.
+ */
+export const getEvent = `
+  WITH r AS (
+    SELECT event_id, topic, event_type, key, payload, accepted_at
+    FROM raw_events WHERE event_id = $1 AND generation = 0 AND ${eventTopic('topic', '$2')}
+    UNION ALL
+    SELECT event_id, topic, event_type, key, payload, accepted_at
+    FROM processed_events WHERE event_id = $1
+    UNION ALL
+    SELECT event_id, topic, event_type, key, payload, accepted_at
+    FROM failed_events WHERE event_id = $1
+    LIMIT 1)
+  SELECT ${eventColumns}
+  FROM r
   LEFT JOIN processed_events p ON p.event_id = r.event_id
-  LEFT JOIN failed_events f ON f.event_id = r.event_id
-  WHERE r.event_id = $1 AND r.generation = 0`;
+  LEFT JOIN failed_events f ON f.event_id = r.event_id`;
 
 const deadLetterColumns = `event_id, topic, event_type, key, payload, headers, reason, error_code,
   last_error, attempts, first_failed_at, last_failed_at, replay_count, accepted_at`;
@@ -77,17 +106,36 @@ export const purgeDeadLetters = `
   AND status = 'dead'
   RETURNING event_id`;
 
-/** $1 user_id, $2 event type, $3 topic, $4 from, $5 to, $6 limit; newest first. */
+/** $1 user_id, $2 event type, $3 topic, $4 from, $5 to, $6 limit, $7 event topics; newest first. */
 export const searchEvents = `
-  SELECT r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
-         p.processed_at, p.enrichment,
-         f.status AS failure_status, f.reason, f.error_code, f.last_error, f.attempts,
-         f.first_failed_at, f.last_failed_at
+  SELECT ${eventColumns}
   FROM raw_events r
   LEFT JOIN processed_events p ON p.event_id = r.event_id
   LEFT JOIN failed_events f ON f.event_id = r.event_id
-  WHERE r.generation = 0
+  WHERE r.generation = 0 AND ${eventTopic('r.topic', '$7')}
     AND ($1::text IS NULL OR r.payload->>'user_id' = $1)
+    AND ($2::text IS NULL OR r.event_type = $2)
+    AND ($3::text IS NULL OR r.topic = $3)
+    AND ($4::timestamptz IS NULL OR r.accepted_at >= $4)
+    AND ($5::timestamptz IS NULL OR r.accepted_at < $5)
+  ORDER BY r.accepted_at DESC, r.event_id
+  LIMIT $6`;
+
+/**
+ * searchEvents where the broker is not the Postgres log (Kafka, Redis): over what workers
+ * stored, processed or failed. Events not handled yet are in the broker only.
+ */
+export const searchStoredEvents = `
+  SELECT ${eventColumns}
+  FROM (
+    SELECT event_id, topic, event_type, key, payload, accepted_at FROM processed_events
+    UNION ALL
+    SELECT event_id, topic, event_type, key, payload, accepted_at FROM failed_events x
+    WHERE NOT EXISTS (SELECT 1 FROM processed_events y WHERE y.event_id = x.event_id)
+  ) r
+  LEFT JOIN processed_events p ON p.event_id = r.event_id
+  LEFT JOIN failed_events f ON f.event_id = r.event_id
+  WHERE ($1::text IS NULL OR r.payload->>'user_id' = $1)
     AND ($2::text IS NULL OR r.event_type = $2)
     AND ($3::text IS NULL OR r.topic = $3)
     AND ($4::timestamptz IS NULL OR r.accepted_at >= $4)
@@ -103,9 +151,22 @@ export const markReplayed = `
   WHERE event_id = $1 AND status = 'dead' AND generation < $2
   RETURNING event_id`;
 
+/** Without the Postgres log (Kafka, Redis), accepted counts what workers have seen. */
+export const countsStored = `
+  SELECT
+    ((SELECT count(*) FROM processed_events) + (SELECT count(*) FROM failed_events f
+      WHERE NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = f.event_id)))::int
+      AS accepted,
+    (SELECT count(*) FROM processed_events)::int AS processed,
+    (SELECT count(*) FROM failed_events f WHERE status = 'retrying'
+       AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = f.event_id))::int
+       AS retrying,
+    (SELECT count(*) FROM failed_events WHERE status = 'dead')::int AS dead_lettered`;
+
 export const counts = `
   SELECT
-    (SELECT count(*) FROM raw_events WHERE generation = 0)::int AS accepted,
+    (SELECT count(*) FROM raw_events WHERE generation = 0 AND ${eventTopic('topic', '$1')})::int
+      AS accepted,
     (SELECT count(*) FROM processed_events)::int AS processed,
     (SELECT count(*) FROM failed_events f WHERE status = 'retrying'
        AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = f.event_id))::int

@@ -126,4 +126,36 @@ describeEachDatabase('Postgres event store', (database) => {
     assert.deepEqual(await store.listDeadLetters({ type: 'nope', limit: 10 }), []);
     assert.equal((await store.listDeadLetters({ limit: 1 })).length, 1);
   });
+
+  test('internal topics in the log (user events, with personal data) are not event lookups', async (t) => {
+    const db = await database.open(t);
+    const broker = await PostgresBroker.open(db, { partitions: 2, leaseMs: 1000, pollMs: 10 });
+    await broker.publish([
+      {
+        id: 'signup',
+        topic: 'events',
+        key: 'u1',
+        type: 'signup',
+        value: { user_id: 'u1' },
+        headers: {},
+      },
+      {
+        id: 'user-created',
+        topic: 'users',
+        key: 'u1',
+        type: 'user.created',
+        value: { user_id: 'u1', user: { email: 'ada@example.com' } },
+        headers: {},
+      },
+    ]);
+    const store = new PostgresEventStore(db);
+    assert.equal((await store.get('signup'))?.status, 'accepted');
+    assert.equal(await store.get('user-created'), undefined);
+    assert.deepEqual(
+      (await store.search({ userId: 'u1', limit: 10 })).map((e) => e.id),
+      ['signup'],
+    );
+    assert.deepEqual(await store.search({ topic: 'users', limit: 10 }), []);
+    assert.equal((await store.counts()).accepted, 1);
+  });
 });
