@@ -404,6 +404,7 @@ export function traceDatabase(db: Database): Database {
         () => db.transaction((tx) => work(tracedExecutor(tx))),
       ),
     exec: (sql) => db.exec(sql),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
     close: () => db.close(),
   };
 }

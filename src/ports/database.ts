@@ -13,5 +13,12 @@ export interface Database extends SqlExecutor {
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Calls `onNotify` whenever a transaction working in this database's schema, in any process,
+   * commits `SELECT pg_notify(channel, current_schema())`. Best effort: while the listening
+   * connection is down, notifications are missed, so listeners keep a slower poll as well.
+   * Resolves to a function that stops listening.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

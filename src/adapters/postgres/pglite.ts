@@ -30,6 +30,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
     exec: async (sql) => {
       await db.exec(sql);
     },
+    // One process, one schema: every notification on the channel is ours.
+    listen: (channel, onNotify) => db.listen(channel, () => onNotify()),
     close: () => db.close(),
   });
 }

@@ -91,6 +91,70 @@ export async function openPostgres(options: ServerOptions): Promise<Database> {
     exec: async (sql) => {
       await pool.query(sql);
     },
+    listen: (channel, onNotify) => listen(options, channel, onNotify),
     close: () => pool.end(),
   });
+}
+
+const RELISTEN_MS = { first: 250, max: 5000 };
+
+/**
+ * LISTEN on a connection of its own (a pooled one would be handed to other queries and lose
+ * the subscription). Deployments in other schemas of the same database notify the same
+ * channel: the payload names the notifier's schema, and only ours wakes `onNotify`. A lost
+ * connection is reopened with backoff; `onNotify` is called once it is back, since
+ * notifications sent meanwhile were missed.
+ */
+async function listen(
+  options: ServerOptions,
+  channel: string,
+  onNotify: () => void,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let delay = RELISTEN_MS.first;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({
+      connectionString: options.url,
+      application_name: `${options.applicationName ?? 'herald'}-listen`,
+      connectionTimeoutMillis: 5000,
+    });
+    next.on('error', () => reconnect(next));
+    next.on('end', () => reconnect(next));
+    next.on('notification', (message) => {
+      if (message.channel === channel && message.payload === options.schema) onNotify();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    client = next;
+    delay = RELISTEN_MS.first;
+  };
+
+  const reconnect = (lost: pg.Client) => {
+    if (stopped || client !== lost) return;
+    client = undefined;
+    lost.end().catch(() => {});
+    schedule();
+  };
+
+  const schedule = () => {
+    if (stopped || retryTimer !== undefined) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connect().then(onNotify, () => {
+        delay = Math.min(delay * 2, RELISTEN_MS.max);
+        schedule();
+      });
+    }, delay);
+    retryTimer.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retryTimer);
+    await client?.end().catch(() => {});
+  };
 }

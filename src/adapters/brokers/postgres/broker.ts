@@ -43,8 +43,11 @@ export class PostgresBroker implements Broker {
   readonly partitionCount: number;
   readonly #db: Database;
   readonly #options: PostgresBrokerOptions;
-  // Wakes idle consumers in this process when this process publishes; others poll.
+  // Wakes idle consumers in this process when anything is appended: at once for this
+  // process's own appends, through LISTEN/NOTIFY for other processes'. Polling stays as the
+  // fallback for a notification missed while the listening connection was down.
   readonly #published = new EventEmitter().setMaxListeners(0);
+  #unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
   private constructor(db: Database, options: PostgresBrokerOptions, partitionCount: number) {
     this.#db = db;
@@ -74,7 +77,9 @@ export class PostgresBroker implements Broker {
     const partitions = [...new Set(rows.map((r) => r.partition))];
     const stored = await this.#db.transaction(async (tx) => {
       await tx.query(sql.lockPartitions, [partitions]);
-      return tx.query<{ event_id: string }>(sql.append, [JSON.stringify(rows)]);
+      const appended = await tx.query<{ event_id: string }>(sql.append, [JSON.stringify(rows)]);
+      if (appended.length > 0) await tx.query(sql.notifyAppended, [sql.APPENDED_CHANNEL]);
+      return appended;
     });
     this.#published.emit('published');
     const appended = new Set(stored.map((r) => r.event_id));
@@ -89,6 +94,14 @@ export class PostgresBroker implements Broker {
 
   async consume(options: ConsumerOptions): Promise<Consumer> {
     await this.#db.query(sql.joinGroup, [options.group]);
+    this.#unlisten ??= this.#db
+      .listen(sql.APPENDED_CHANNEL, () => this.#published.emit('published'))
+      .catch((error: unknown) => {
+        // Not fatal: consumers poll. Log it through the first consumer's error hook.
+        options.onError?.(error);
+        return undefined;
+      });
+    await this.#unlisten;
     return new PostgresConsumer(
       this.#db,
       this.#options,
@@ -107,6 +120,8 @@ export class PostgresBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    const unlisten = await this.#unlisten;
+    await unlisten?.();
     this.#published.removeAllListeners();
   }
 }

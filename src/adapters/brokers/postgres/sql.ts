@@ -54,6 +54,12 @@ export const append = `
   ON CONFLICT (event_id, generation) DO NOTHING
   RETURNING event_id`;
 
+/** The channel appends are announced on; the payload is the appender's schema. */
+export const APPENDED_CHANNEL = 'herald_log_appended';
+
+/** $1 the channel. Delivered when the append's transaction commits. */
+export const notifyAppended = 'SELECT pg_notify($1, current_schema())';
+
 export const joinGroup = `
   INSERT INTO consumer_leases (group_id, partition)
   SELECT $1, partition FROM log_partitions

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PostgresBroker } from '../../../../src/adapters/brokers/postgres/broker.ts';
+import { migrate } from '../../../../src/adapters/postgres/migrate.ts';
+import { openPostgres } from '../../../../src/adapters/postgres/server.ts';
 import type {
   BatchOutcome,
   Consumer,
@@ -8,7 +10,12 @@ import type {
   OutgoingMessage,
 } from '../../../../src/ports/broker.ts';
 import type { Database } from '../../../../src/ports/database.ts';
-import { describeEachDatabase } from '../../../helpers/databases.ts';
+import {
+  describeEachDatabase,
+  dropSchema,
+  POSTGRES_URL,
+  uniqueSchema,
+} from '../../../helpers/databases.ts';
 import { eventually } from '../../../helpers/eventually.ts';
 
 function message(id: string, key: string, seq = 0, topic = 'analytics'): OutgoingMessage {
@@ -303,4 +310,30 @@ describeEachDatabase('Postgres broker', (database) => {
     const [replay] = await broker.publish([{ ...message('x', 'u'), generation: 1 }]);
     assert.equal(replay?.status, 'appended');
   });
+});
+
+test('a consumer in another process is woken by an append at once, not at its next poll', async (t) => {
+  const schema = uniqueSchema();
+  const open = () => openPostgres({ url: POSTGRES_URL, schema, poolSize: 2 });
+  const producerDb = await open();
+  const consumerDb = await open();
+  await migrate(producerDb);
+  const producer = await openBroker(producerDb);
+  // A poll a minute apart: only the notification can deliver within the test's wait.
+  const consumerBroker = await PostgresBroker.open(consumerDb, {
+    partitions: 4,
+    leaseMs: 5000,
+    pollMs: 60_000,
+  });
+  const received: DeliveredMessage[] = [];
+  const consumer = await collect(consumerBroker, 'g', 'c1', received);
+  t.after(async () => {
+    await consumer.stop();
+    await consumerBroker.close();
+    await Promise.all([producerDb.close(), consumerDb.close()]);
+    await dropSchema(schema);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // its first poll found nothing
+  await producer.publish([message('woken', 'u1')]);
+  await eventually(() => (received.length === 1 ? true : undefined), { timeoutMs: 5000 });
 });
