@@ -20,13 +20,14 @@ for (const database of DATABASES) {
       broker: await another(),
       another,
       async crash(_broker, consumer, consumerId) {
-        // What a killed process leaves: leases nobody renews, here already run out.
+        // What a killed process leaves: leases nobody renews, here already run out. Stopped
+        // first, so that the "dead" consumer claims nothing more once its leases run out.
+        void consumer.stop();
         await db.query(
           `UPDATE consumer_leases SET owner = NULL, lease_expires_at = now() - interval '1 second'
            WHERE owner = $1`,
           [consumerId],
         );
-        void consumer.stop();
       },
     };
   });

@@ -31,7 +31,13 @@ export async function openPglite(dataDir: string): Promise<Database> {
       await db.exec(sql);
     },
     // One process, one schema: every notification on the channel is ours.
-    listen: (channel, onNotify) => db.listen(channel, () => onNotify()),
+    listen: async (channel, onNotify) => {
+      const unlisten = await db.listen(channel, () => onNotify());
+      // Closing the database ends its subscriptions too.
+      return async () => {
+        if (!db.closed) await unlisten();
+      };
+    },
     close: () => db.close(),
   });
 }

@@ -77,9 +77,10 @@ export class PostgresBroker implements Broker {
     const partitions = [...new Set(rows.map((r) => r.partition))];
     const stored = await this.#db.transaction(async (tx) => {
       await tx.query(sql.lockPartitions, [partitions]);
-      const appended = await tx.query<{ event_id: string }>(sql.append, [JSON.stringify(rows)]);
-      if (appended.length > 0) await tx.query(sql.notifyAppended, [sql.APPENDED_CHANNEL]);
-      return appended;
+      return tx.query<{ event_id: string }>(sql.append, [
+        JSON.stringify(rows),
+        sql.APPENDED_CHANNEL,
+      ]);
     });
     this.#published.emit('published');
     const appended = new Set(stored.map((r) => r.event_id));
@@ -249,7 +250,9 @@ class PostgresConsumer implements Consumer {
       ]);
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
-      const outcome = wanted.length > 0 ? await handler(wanted) : { handled: 0 };
+      // A batch claimed as stop() was called is not in flight yet: release it unhandled.
+      const handing = wanted.length > 0 && !this.#stopping.signal.aborted;
+      const outcome = handing ? await handler(wanted) : { handled: 0 };
       const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
       // Each partition commits past everything it delivered (skipped topics too) up to its
       // first unhandled wanted message; the partition of the message that stopped the batch

@@ -25,7 +25,8 @@ export const lockPartitions = `
 /**
  * Appends messages ($1: JSON array of {i, event_id, generation, topic, event_type, key,
  * partition, payload, headers}) to their partitions, handing out consecutive offsets, and
- * returns the ids it stored; ids already in the log are skipped (idempotent publish).
+ * returns the ids it stored; ids already in the log are skipped (idempotent publish). When it
+ * stored any, it notifies channel $2 (delivered at commit) so that listening consumers wake.
  */
 export const append = `
   WITH input AS (
@@ -44,21 +45,25 @@ export const append = `
     UPDATE log_partitions p SET next_offset = p.next_offset + c.n
     FROM counts c WHERE p.partition = c.partition
     RETURNING p.partition, p.next_offset - c.n AS base
+  ),
+  inserted AS (
+    INSERT INTO raw_events (partition, "offset", event_id, generation, topic, event_type, key,
+                            payload, headers)
+    SELECT f.partition,
+           a.base + row_number() OVER (PARTITION BY f.partition ORDER BY f.i) - 1,
+           f.event_id, f.generation, f.topic, f.event_type, f.key, f.payload, f.headers
+    FROM fresh f JOIN advanced a ON a.partition = f.partition
+    ON CONFLICT (event_id, generation) DO NOTHING
+    RETURNING event_id
+  ),
+  -- One row when anything was stored (a volatile CTE runs once), none otherwise.
+  announced AS (
+    SELECT pg_notify($2, current_schema()) WHERE EXISTS (SELECT 1 FROM inserted)
   )
-  INSERT INTO raw_events (partition, "offset", event_id, generation, topic, event_type, key,
-                          payload, headers)
-  SELECT f.partition,
-         a.base + row_number() OVER (PARTITION BY f.partition ORDER BY f.i) - 1,
-         f.event_id, f.generation, f.topic, f.event_type, f.key, f.payload, f.headers
-  FROM fresh f JOIN advanced a ON a.partition = f.partition
-  ON CONFLICT (event_id, generation) DO NOTHING
-  RETURNING event_id`;
+  SELECT event_id FROM inserted, announced`;
 
 /** The channel appends are announced on; the payload is the appender's schema. */
 export const APPENDED_CHANNEL = 'herald_log_appended';
-
-/** $1 the channel. Delivered when the append's transaction commits. */
-export const notifyAppended = 'SELECT pg_notify($1, current_schema())';
 
 export const joinGroup = `
   INSERT INTO consumer_leases (group_id, partition)

@@ -175,8 +175,12 @@ describeEachDatabase('Postgres broker', (database) => {
       },
     });
     await eventually(() => (seenByDead.length === 10 ? true : undefined));
+    // Its lease as a killed process leaves it, run out. The owner is cleared as well: this
+    // "dead" consumer still has a heartbeat, which renews leases it owns, and would otherwise
+    // win the race against the heir's first claim on a busy machine.
     await db.query(
-      `UPDATE consumer_leases SET lease_expires_at = now() - interval '1 second' WHERE owner = 'dead'`,
+      `UPDATE consumer_leases SET owner = NULL, lease_expires_at = now() - interval '1 second'
+       WHERE owner = 'dead'`,
     );
     const received: DeliveredMessage[] = [];
     const heir = await collect(broker, 'g', 'heir', received);
