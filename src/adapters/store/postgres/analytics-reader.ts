@@ -37,6 +37,137 @@ function coverParams(cover: Cover): string[] {
   ];
 }
 
+/** One funnel step's events as funnelStepEvents packs them (both NULL when there are none). */
+interface PackedEvents {
+  users: string | Uint8Array | null;
+  times: Uint8Array | null;
+}
+
+/** Events of one step: user ids, and times in microseconds after the funnel's `from`. */
+interface StepEvents {
+  users: string[];
+  times: Float64Array;
+}
+
+/** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 UTC). */
+const POSTGRES_EPOCH_MICROS = 946_684_800_000_000;
+
+const toPostgresMicros = (ms: number): number => ms * 1000 - POSTGRES_EPOCH_MICROS;
+
+const utf8 = new TextDecoder();
+
+/**
+ * Unpacks funnelStepEvents' strings; times become microseconds after `base`. Undefined when
+ * the users do not split into one per time (a user id holding the separator).
+ */
+function unpack(row: PackedEvents | undefined, base: number): StepEvents | undefined {
+  if (row?.users == null || row.times == null) return { users: [], times: new Float64Array() };
+  const users =
+    typeof row.users === 'string' ? row.users.split('\u0001') : utf8.decode(row.users).split('\0');
+  const bytes = new DataView(row.times.buffer, row.times.byteOffset, row.times.byteLength);
+  if (users.length * 8 !== bytes.byteLength) return undefined;
+  const times = new Float64Array(users.length);
+  for (let i = 0; i < times.length; i += 1) {
+    // int64 as two halves: exact while below 2^53 microseconds (about 285 years).
+    times[i] = bytes.getInt32(i * 8) * 2 ** 32 + bytes.getUint32(i * 8 + 4) - base;
+  }
+  return { users, times };
+}
+
+/**
+ * A user's events are sorted as one number each, time × STEP_SLOTS + step: by time, a tie
+ * going to the earlier step (as stepsReached orders them). Exact while time × STEP_SLOTS stays
+ * below 2^53 (the funnel checks its range).
+ */
+const STEP_SLOTS = 16;
+
+/**
+ * How many users completed exactly n steps (n ≥ 1), as stepsReached defines it, in one pass
+ * over each user's events in time order instead of one chain per entry: `latest[k]` is the
+ * latest entry time among chains that have completed k steps so far. A step-k event within
+ * the window of `latest[k]` completes k + 1 steps from that entry; a later entry leaves the
+ * same steps ahead and more of the window, so keeping the latest start per k loses no chain.
+ * `events[0]` are the entries (all in range); later steps' events count only for users with
+ * an entry. Times are microseconds after `from`.
+ */
+export function usersByReach(
+  events: readonly StepEvents[],
+  windowMicros: number,
+): Map<number, number> {
+  // Entry users get dense numbers; each step's events are mapped to them (-1: no entry).
+  const userNumbers = new Map<string, number>();
+  for (const user of events[0]?.users ?? []) {
+    if (!userNumbers.has(user)) userNumbers.set(user, userNumbers.size);
+  }
+  const userCount = userNumbers.size;
+  const eventCounts = new Int32Array(userCount);
+  const hasLaterStep = new Uint8Array(userCount);
+  const owners = events.map(({ users }, step) => {
+    const owner = new Int32Array(users.length);
+    for (let i = 0; i < users.length; i += 1) {
+      const user = userNumbers.get(users[i] as string) ?? -1;
+      owner[i] = user;
+      if (user < 0) continue;
+      eventCounts[user] = (eventCounts[user] as number) + 1;
+      if (step > 0) hasLaterStep[user] = 1;
+    }
+    return owner;
+  });
+  // Each user's events side by side in one array (user u's at [first[u], first[u + 1])).
+  const first = new Int32Array(userCount + 1);
+  for (let u = 0; u < userCount; u += 1) {
+    first[u + 1] = (first[u] as number) + (eventCounts[u] as number);
+  }
+  const keys = new Float64Array(first[userCount] as number);
+  const filled = first.slice(0, userCount);
+  events.forEach(({ times }, step) => {
+    const owner = owners[step] as Int32Array;
+    for (let i = 0; i < owner.length; i += 1) {
+      const user = owner[i] as number;
+      if (user < 0) continue;
+      keys[filled[user] as number] = (times[i] as number) * STEP_SLOTS + step;
+      filled[user] = (filled[user] as number) + 1;
+    }
+  });
+
+  const usersReaching = new Int32Array(events.length + 1);
+  const latest = new Float64Array(events.length + 1);
+  for (let u = 0; u < userCount; u += 1) {
+    // A user with entries only completed the first step: no need to order anything.
+    const reached =
+      hasLaterStep[u] === 0
+        ? 1
+        : furthestStep(keys.subarray(first[u], first[u + 1]).sort(), latest, windowMicros);
+    usersReaching[reached] = (usersReaching[reached] as number) + 1;
+  }
+  const reachedBy = new Map<number, number>();
+  usersReaching.forEach((users, reached) => {
+    if (users > 0) reachedBy.set(reached, users);
+  });
+  return reachedBy;
+}
+
+/** The DP of usersByReach over one user's sorted keys; `latest` is scratch space. */
+function furthestStep(keys: Float64Array, latest: Float64Array, windowMicros: number): number {
+  latest.fill(-1);
+  let reached = 0;
+  for (const key of keys) {
+    const step = key % STEP_SLOTS;
+    const at = (key - step) / STEP_SLOTS;
+    if (step === 0) {
+      latest[1] = at;
+      reached = Math.max(reached, 1);
+      continue;
+    }
+    const start = latest[step] as number;
+    if (start >= 0 && at - start <= windowMicros) {
+      if (start > (latest[step + 1] as number)) latest[step + 1] = start;
+      reached = Math.max(reached, step + 1);
+    }
+  }
+  return reached;
+}
+
 /**
  * The analytics reads on PostgreSQL (server or PGlite): the rollups of migration 002, and the
  * persisted events where a summary is per user.
@@ -181,12 +312,31 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Each step's events come from one index-only range scan (the steps' scans run side by side
+   * on a pool); the funnel itself is one pass over them here (usersByReach).
+   */
   async funnel(steps: readonly string[], entry: TimeRange, windowMs: number) {
-    const rows = await this.#db.query<{ reached: number; users: number }>(
-      sql.funnelReach(steps.length),
-      [iso(entry.from), iso(entry.to), `${windowMs} milliseconds`, ...steps],
-    );
-    return new Map(rows.map((r) => [Number(r.reached), Number(r.users)]));
+    if (steps.length > STEP_SLOTS) throw new RangeError(`a funnel has at most ${STEP_SLOTS} steps`);
+    if ((entry.to - entry.from + windowMs) * 1000 * STEP_SLOTS > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError('funnel range and window too long to order events exactly');
+    }
+    // Entries lie in [from, to); a later step at most the window after an entry before `to`
+    // (read to the next whole millisecond: usersByReach applies the window exactly).
+    const base = toPostgresMicros(entry.from);
+    const laterStepsTo = entry.to + Math.ceil(windowMs);
+    const readStep = async (type: string, step: number): Promise<StepEvents> => {
+      const params = [type, iso(entry.from), iso(step === 0 ? entry.to : laterStepsTo)];
+      const [row] = await this.#db.query<PackedEvents>(sql.funnelStepEvents, params);
+      const events = unpack(row, base);
+      if (events !== undefined) return events;
+      const [safe] = await this.#db.query<PackedEvents>(sql.funnelStepEventsNulSeparated, params);
+      const unambiguous = unpack(safe, base);
+      if (unambiguous === undefined) throw new Error(`funnel step ${type} did not unpack`);
+      return unambiguous;
+    };
+    const events = await Promise.all(steps.map(readStep));
+    return usersByReach(events, windowMs * 1000);
   }
 
   async totals(): Promise<TotalsRow[]> {

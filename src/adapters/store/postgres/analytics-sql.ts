@@ -208,37 +208,31 @@ export const rangeTotal = `
   SELECT coalesce(sum(n), 0)::bigint AS n FROM analytics_counts WHERE ${covered('true')}`;
 
 /**
- * A funnel of `stepCount` steps. $1 from, $2 to, $3 the window (an interval), $4… the steps'
- * event types in order. Answers how many users completed exactly n steps (n ≥ 1). Each
- * first-step event in [$1, $2) is an entry; from it each next step is the user's earliest event
- * of that type at or after the previous step and no later than the window after the entry
- * (taking the earliest is the best chain from one entry); a user counts by their best entry.
- * One index-only probe (processed_events_user carries event_type) per entry and step: the
- * cost grows with the first-step events in the range, not with all events.
+ * One funnel step's events: $1 event type, $2 from, $3 to (exclusive), users with an id only.
+ * One index-only range scan of processed_events_type_time, packed into two strings rather
+ * than one row per event (tens of thousands of rows cost more to send and decode than to
+ * scan): `users` is each event's user id, separated by U+0001; `times` is each event's
+ * occurred_at as PostgreSQL sends it in binary (8 bytes, big-endian microseconds since
+ * 2000-01-01 UTC). Both aggregates of one Agg node see the rows in the same order, so the n-th
+ * user and the n-th time belong to the same event. NULLs when there is none.
+ * A user id may itself hold U+0001: the reader then sees more users than times and reads the
+ * step again with funnelStepEventsNulSeparated.
  */
-export function funnelReach(stepCount: number): string {
-  const chain: string[] = [];
-  const reached: string[] = [];
-  for (let k = 1; k < stepCount; k += 1) {
-    const previous = k === 1 ? 'e.t0' : `s${k - 1}.at`;
-    chain.push(`
-    LEFT JOIN LATERAL (
-      SELECT p.occurred_at AS at FROM processed_events p
-      WHERE p.user_id = e.user_id AND p.event_type = $${4 + k}
-        AND p.occurred_at >= ${previous} AND p.occurred_at <= e.t0 + $3::interval
-      ORDER BY p.occurred_at LIMIT 1) s${k} ON true`);
-    reached.push(`WHEN s${k}.at IS NULL THEN ${k}`);
-  }
-  return `
-  WITH entries AS (
-    SELECT user_id, occurred_at AS t0 FROM processed_events
-    WHERE event_type = $4 AND occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL),
-  reach AS (
-    SELECT e.user_id, max(CASE ${reached.join(' ')} ELSE ${stepCount} END) AS reached
-    FROM entries e${chain.join('')}
-    GROUP BY e.user_id)
-  SELECT reached, count(*)::int AS users FROM reach GROUP BY reached`;
-}
+export const funnelStepEvents = `
+  SELECT string_agg(user_id, chr(1)) AS users,
+    string_agg(timestamptz_send(occurred_at), ''::bytea) AS times
+  FROM processed_events
+  WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3 AND user_id IS NOT NULL`;
+
+/**
+ * funnelStepEvents with the user ids as UTF-8 bytes separated by NUL, which text cannot hold:
+ * always unambiguous, a little dearer to build.
+ */
+export const funnelStepEventsNulSeparated = `
+  SELECT string_agg(textsend(user_id), '\\x00'::bytea) AS users,
+    string_agg(timestamptz_send(occurred_at), ''::bytea) AS times
+  FROM processed_events
+  WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3 AND user_id IS NOT NULL`;
 
 /** Processed events by topic and type since the beginning (from the day rollup). */
 export const totals = `

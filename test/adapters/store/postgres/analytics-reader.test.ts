@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { PostgresAnalyticsReader } from '../../../../src/adapters/store/postgres/analytics-reader.ts';
+import {
+  PostgresAnalyticsReader,
+  usersByReach,
+} from '../../../../src/adapters/store/postgres/analytics-reader.ts';
 import { PostgresEventStore } from '../../../../src/adapters/store/postgres/event-store.ts';
 import { coverRange, stepsReached } from '../../../../src/domain/analytics.ts';
 import type { ProcessedEvent } from '../../../../src/ports/event-store.ts';
@@ -63,6 +66,65 @@ function chemical(
     partition: 1,
     offset: offset++,
   };
+}
+
+/** A funnel event of the reference below: a user, the index of its step, a time in ms. */
+interface StepEvent {
+  user: string;
+  step: number;
+  at: number;
+}
+
+/**
+ * The funnel as its definition reads, one entry at a time: each first-step event in
+ * [from, to) is an entry; from it each next step is the user's earliest event of that type at
+ * or after the previous step and no later than the window after the entry; a user counts by
+ * their best entry. Answers how many users completed exactly n steps.
+ */
+function referenceFunnel(
+  events: readonly StepEvent[],
+  stepCount: number,
+  windowMs: number,
+  entry: { from: number; to: number },
+): Map<number, number> {
+  const best = new Map<string, number>();
+  for (const start of events) {
+    if (start.step !== 0 || start.at < entry.from || start.at >= entry.to) continue;
+    let reached = 1;
+    let previous = start.at;
+    for (let step = 1; step < stepCount; step += 1) {
+      const next = events
+        .filter(
+          (e) =>
+            e.user === start.user &&
+            e.step === step &&
+            e.at >= previous &&
+            e.at <= start.at + windowMs,
+        )
+        .reduce((earliest, e) => Math.min(earliest, e.at), Number.POSITIVE_INFINITY);
+      if (next === Number.POSITIVE_INFINITY) break;
+      previous = next;
+      reached += 1;
+    }
+    best.set(start.user, Math.max(best.get(start.user) ?? 0, reached));
+  }
+  const byReach = new Map<number, number>();
+  for (const reached of best.values()) byReach.set(reached, (byReach.get(reached) ?? 0) + 1);
+  return byReach;
+}
+
+const sorted = (map: ReadonlyMap<number, number>) => [...map].sort(([a], [b]) => a - b);
+
+/** Shuffles a copy (Fisher-Yates) with a seeded generator, so a failure can be replayed. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const copy = [...items];
+  let state = seed;
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    const j = state % (i + 1);
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
 }
 
 describeEachDatabase('analytics rollups', (factory) => {
@@ -252,7 +314,7 @@ describeEachDatabase('analytics rollups', (factory) => {
     assert.equal(await reader.researcher('Dr. Nobody'), undefined);
   });
 
-  test('the funnel computed in SQL agrees with the domain definition on random event sets', async (t2) => {
+  test('the funnel agrees with the domain definition (stepsReached) on random event sets', async (t2) => {
     const db = await factory.open(t2);
     const store = new PostgresEventStore(db);
     const reader = new PostgresAnalyticsReader(db);
@@ -310,4 +372,276 @@ describeEachDatabase('analytics rollups', (factory) => {
       { numRuns: factory.kind === 'pglite' ? 40 : 80, seed: 5 },
     );
   });
+  test('funnel edges: window end inclusive, range end exclusive, ties, order of arrival, best entry', async (t2) => {
+    const db = await factory.open(t2);
+    const store = new PostgresEventStore(db);
+    const reader = new PostgresAnalyticsReader(db);
+    const at = (time: string) => `2024-03-10T${time}Z`;
+    const entry = { from: t(at('09:00:00')), to: t(at('12:00:00')) };
+    const windowMs = 3_600_000;
+    // Each case is a funnel of its own (signup, cart, purchase: steps 0, 1, 2) over the same
+    // range and a 1 h window, with its users' [step, time] events and the steps each completed.
+    const cases: { name: string; events: [string, number, string][]; reached: number[] }[] = [
+      {
+        name: 'the last step exactly the window after the entry counts',
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 1, '10:30:00'],
+          ['u', 2, '11:00:00'],
+        ],
+        reached: [3],
+      },
+      {
+        name: 'one millisecond after the window it does not',
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 1, '10:30:00'],
+          ['u', 2, '11:00:00.001'],
+        ],
+        reached: [2],
+      },
+      {
+        name: 'microseconds count: exactly the window after a .000001 entry',
+        events: [
+          ['u', 0, '10:00:00.000001'],
+          ['u', 1, '11:00:00.000001'],
+        ],
+        reached: [2],
+      },
+      {
+        name: 'microseconds count: one microsecond after the window',
+        events: [
+          ['u', 0, '10:00:00.000001'],
+          ['u', 1, '11:00:00.000002'],
+        ],
+        reached: [1],
+      },
+      {
+        name: 'an entry at `from` is in the range',
+        events: [
+          ['u', 0, '09:00:00'],
+          ['u', 1, '09:30:00'],
+        ],
+        reached: [2],
+      },
+      {
+        name: 'an entry at `to` is not: the user is no one in the funnel',
+        events: [
+          ['u', 0, '12:00:00'],
+          ['u', 1, '12:10:00'],
+          ['u', 2, '12:20:00'],
+        ],
+        reached: [],
+      },
+      {
+        name: 'a step after `to` but within the window counts',
+        events: [
+          ['u', 0, '11:59:00'],
+          ['u', 1, '12:30:00'],
+          ['u', 2, '12:59:00'],
+        ],
+        reached: [3],
+      },
+      {
+        name: 'every step at one instant: ties go to the earlier step',
+        events: [
+          ['u', 2, '10:00:00'],
+          ['u', 1, '10:00:00'],
+          ['u', 0, '10:00:00'],
+        ],
+        reached: [3],
+      },
+      {
+        name: 'a step before the entry does not count',
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 1, '09:59:59.999'],
+          ['u', 2, '10:10:00'],
+        ],
+        reached: [1],
+      },
+      {
+        name: 'a purchase before the cart does not complete the funnel',
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 2, '10:02:00'],
+          ['u', 1, '10:03:00'],
+        ],
+        reached: [2],
+      },
+      {
+        name: "the first entry's window ends before the cart; a second entry completes",
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 0, '10:50:00'],
+          ['u', 1, '11:10:00'],
+          ['u', 2, '11:20:00'],
+        ],
+        reached: [3],
+      },
+      {
+        name: 'of two entries before one cart, the later leaves room for the purchase',
+        events: [
+          ['u', 0, '10:00:00'],
+          ['u', 0, '10:20:00'],
+          ['u', 1, '10:30:00'],
+          ['u', 2, '11:15:00'],
+        ],
+        reached: [3],
+      },
+      {
+        name: 'later steps without an entry: no one in the funnel',
+        events: [
+          ['u', 1, '10:00:00'],
+          ['u', 2, '10:10:00'],
+        ],
+        reached: [],
+      },
+      {
+        name: "users' steps never mix, even for ids holding the packed read's separator",
+        events: [
+          ['a\u0001b', 0, '10:00:00'],
+          ['a\u0001b', 1, '10:10:00'],
+          ['a\u0001b', 2, '10:20:00'],
+          ['a', 0, '10:00:00'],
+          ['b', 1, '10:10:00'],
+          ['b', 2, '10:20:00'],
+          ['ünï\u{1F600}', 0, '10:00:00'],
+          ['ünï\u{1F600}', 1, '10:10:00'],
+        ],
+        reached: [3, 1, 2],
+      },
+    ];
+    const typesOf = (c: number) => ['signup', 'cart', 'purchase'].map((s) => `edge${c}_${s}`);
+    const events = cases.flatMap(({ events }, c) =>
+      events.map(([user, step, time], i) =>
+        analytics(`edge${c}-${i}`, user, typesOf(c)[step] as string, at(time)),
+      ),
+    );
+    // Newest first, in several batches: arrival order is not event order.
+    const arriving = [...events].reverse();
+    for (let i = 0; i < arriving.length; i += 5) await store.persist(arriving.slice(i, i + 5), []);
+    // A first-step event without a user (an EventFlow event may lack one) is no entry.
+    const anonymous = { ...analytics('edge-anon', 'x', typesOf(0)[0] as string, at('10:00:00')) };
+    await store.persist([{ ...anonymous, userId: null }], []);
+
+    for (const [c, { name, reached, events: mine }] of cases.entries()) {
+      const expected = new Map<number, number>();
+      for (const n of reached) expected.set(n, (expected.get(n) ?? 0) + 1);
+      if (!name.startsWith('microseconds')) {
+        // The case itself agrees with the definition (the reference works in milliseconds).
+        const reference = referenceFunnel(
+          mine.map(([user, step, time]) => ({ user, step, at: t(at(time)) })),
+          3,
+          windowMs,
+          entry,
+        );
+        assert.deepEqual(sorted(reference), sorted(expected), `reference: ${name}`);
+      }
+      const actual = await reader.funnel(typesOf(c), entry, windowMs);
+      assert.deepEqual(sorted(actual), sorted(expected), name);
+    }
+    // Nothing in range: an empty funnel, not an error.
+    const early = { from: t(at('00:00:00')), to: t(at('01:00:00')) };
+    assert.equal((await reader.funnel(typesOf(0), early, 60_000)).size, 0);
+  });
+
+  test('the funnel agrees with a one-entry-at-a-time reference on random event sets', async (t2) => {
+    const db = await factory.open(t2);
+    const store = new PostgresEventStore(db);
+    const reader = new PostgresAnalyticsReader(db);
+    const base = t('2024-03-10T10:00:00Z');
+    const tick = 30_000;
+    // Few users, a coarse time grid and windows in whole ticks: ties, repeated entries and
+    // events exactly at the window's end are common; a millisecond either side now and then.
+    const event = fc.record({
+      user: fc.integer({ min: 0, max: 4 }),
+      step: fc.integer({ min: 0, max: 5 }),
+      tick: fc.integer({ min: 0, max: 24 }),
+      nudge: fc.constantFrom(0, 0, 0, 0, -1, 1),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(event, { minLength: 1, maxLength: 40, size: 'max' }),
+        fc.integer({ min: 2, max: 5 }),
+        fc.integer({ min: 0, max: 10 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (events, stepCount, entryFrom, entryTicks, windowTicks, batches) => {
+          run += 1;
+          // Types of their own per run (runs share one database); step 5 is never a step.
+          const types = ['a', 'b', 'c', 'd', 'e', 'x'].map((name) => `q${run}_${name}`);
+          const generated = events.map((e) => ({
+            user: `q${run}-u${e.user}`,
+            step: e.step,
+            at: base + e.tick * tick + e.nudge,
+          }));
+          const persisted = shuffled(generated, run).map((e, i) =>
+            analytics(
+              `q${run}-${i}`,
+              e.user,
+              types[e.step] as string,
+              new Date(e.at).toISOString(),
+            ),
+          );
+          const size = Math.ceil(persisted.length / batches);
+          for (let i = 0; i < persisted.length; i += size) {
+            await store.persist(persisted.slice(i, i + size), []);
+          }
+          const entry = {
+            from: base + entryFrom * tick,
+            to: base + (entryFrom + entryTicks) * tick,
+          };
+          const windowMs = windowTicks * tick;
+          const expected = referenceFunnel(
+            generated.filter((e) => e.step < stepCount),
+            stepCount,
+            windowMs,
+            entry,
+          );
+          const actual = await reader.funnel(types.slice(0, stepCount), entry, windowMs);
+          assert.deepEqual(sorted(actual), sorted(expected));
+        },
+      ),
+      { numRuns: factory.kind === 'pglite' ? 60 : 120, seed: 55 },
+    );
+  });
+});
+
+test('usersByReach agrees with the reference on large random sets with microsecond times', () => {
+  // No database: many users and events, times in microseconds after `from`, as the reader
+  // hands them over (entries already within the range).
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          user: fc.integer({ min: 0, max: 30 }),
+          step: fc.integer({ min: 0, max: 3 }),
+          at: fc.integer({ min: 0, max: 2000 }),
+        }),
+        { minLength: 20, maxLength: 300 },
+      ),
+      fc.integer({ min: 0, max: 600 }),
+      (events, windowMicros) => {
+        const entries = events.filter((e) => e.step > 0 || e.at < 1000);
+        const byStep = [0, 1, 2, 3].map((step) => {
+          const mine = entries.filter((e) => e.step === step);
+          return {
+            users: mine.map((e) => `u${e.user}`),
+            times: Float64Array.from(mine, (e) => e.at),
+          };
+        });
+        const expected = referenceFunnel(
+          entries.map((e) => ({ user: `u${e.user}`, step: e.step, at: e.at })),
+          4,
+          windowMicros,
+          { from: 0, to: 1000 },
+        );
+        assert.deepEqual(sorted(usersByReach(byStep, windowMicros)), sorted(expected));
+      },
+    ),
+    { numRuns: 300, seed: 7 },
+  );
 });
