@@ -10,6 +10,7 @@ import type {
   PublishResult,
 } from '../../../ports/broker.ts';
 import type { Database } from '../../../ports/database.ts';
+import { PollingSlots } from '../polling-slots.ts';
 import * as sql from './sql.ts';
 
 export interface PostgresBrokerOptions {
@@ -135,10 +136,8 @@ class PostgresConsumer implements Consumer {
   readonly #published: EventEmitter;
   readonly #topics: Set<string>;
   readonly #owned = new Set<number>();
-  readonly #stopping = new AbortController();
-  readonly #slots: Promise<void>[];
+  readonly #slots: PollingSlots;
   readonly #heartbeat: NodeJS.Timeout;
-  readonly #wakers = new Set<() => void>();
 
   constructor(
     db: Database,
@@ -153,7 +152,6 @@ class PostgresConsumer implements Consumer {
     this.#options = options;
     this.#published = published;
     this.#topics = new Set(options.topics);
-    this.#published.on('published', this.#onPublished);
     // Renews the leases of partitions being worked on, so a slow batch is not taken over.
     this.#heartbeat = setInterval(
       () => {
@@ -170,56 +168,20 @@ class PostgresConsumer implements Consumer {
       Math.max(50, Math.floor(broker.leaseMs / 3)),
     );
     this.#heartbeat.unref();
-    this.#slots = Array.from({ length: options.concurrency }, () => this.#runSlot());
+    this.#slots = new PollingSlots({
+      concurrency: options.concurrency,
+      pollMs: broker.pollMs,
+      work: () => this.#workPartitions(),
+      onError: options.onError,
+    });
+    this.#published.on('published', this.#slots.wake);
+    this.#slots.start();
   }
-
-  readonly #onPublished = () => {
-    for (const wake of this.#wakers) wake();
-  };
 
   async stop(): Promise<void> {
-    this.#stopping.abort();
-    this.#onPublished();
-    await Promise.all(this.#slots);
+    await this.#slots.stop();
     clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#onPublished);
-  }
-
-  async #runSlot(): Promise<void> {
-    const { signal } = this.#stopping;
-    let failures = 0;
-    while (!signal.aborted) {
-      let worked = false;
-      try {
-        worked = await this.#workPartitions();
-        failures = 0;
-      } catch (error) {
-        this.#options.onError?.(error);
-        // The database is unreachable: wait longer after each failure in a row (10 polls,
-        // doubling, at most 5 s, jittered) so an outage is not met with a tight loop of
-        // failing queries and log lines; the first success resets it.
-        failures++;
-        const ceiling = Math.min(this.#broker.pollMs * 10 * 2 ** (failures - 1), 5000);
-        await this.#idle(ceiling / 2 + (Math.random() * ceiling) / 2);
-        continue;
-      }
-      if (!worked) await this.#idle(this.#broker.pollMs);
-    }
-  }
-
-  /** Waits `ms`, or less when this process publishes or the consumer stops. */
-  async #idle(ms: number): Promise<void> {
-    if (this.#stopping.signal.aborted) return;
-    let wake = () => {};
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.#wakers.add(wake);
-    });
-    this.#wakers.delete(wake);
+    this.#published.off('published', this.#slots.wake);
   }
 
   /**
@@ -251,7 +213,7 @@ class PostgresConsumer implements Consumer {
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
       // A batch claimed as stop() was called is not in flight yet: release it unhandled.
-      const handing = wanted.length > 0 && !this.#stopping.signal.aborted;
+      const handing = wanted.length > 0 && !this.#slots.stopping.aborted;
       const outcome = handing ? await handler(wanted) : { handled: 0 };
       const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
       // Each partition commits past everything it delivered (skipped topics too) up to its

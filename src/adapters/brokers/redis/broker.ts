@@ -12,6 +12,7 @@ import type {
   PartitionLag,
   PublishResult,
 } from '../../../ports/broker.ts';
+import { PollingSlots } from '../polling-slots.ts';
 import * as redis from './scripts.ts';
 
 export interface RedisBrokerOptions {
@@ -223,10 +224,8 @@ class RedisConsumer implements Consumer {
   readonly #shards: Shard[];
   readonly #keys: string[];
   readonly #owned = new Set<Shard>();
-  readonly #stopping = new AbortController();
-  readonly #slots: Promise<void>[];
+  readonly #slots: PollingSlots;
   readonly #heartbeat: NodeJS.Timeout;
-  readonly #wakers = new Set<() => void>();
   // Where the next claim starts looking, so every shard gets its turn.
   #cursor = Math.floor(Math.random() * 1_000_000);
 
@@ -249,7 +248,6 @@ class RedisConsumer implements Consumer {
       })),
     );
     this.#keys = this.#shards.flatMap((s) => [s.stream, s.lease]);
-    this.#published.on('published', this.#onPublished);
     // Renews the leases of shards being worked on, so a slow batch is not taken over.
     this.#heartbeat = setInterval(
       () => {
@@ -262,49 +260,20 @@ class RedisConsumer implements Consumer {
       Math.max(50, Math.floor(config.leaseMs / 3)),
     );
     this.#heartbeat.unref();
-    this.#slots = Array.from({ length: options.concurrency }, () => this.#runSlot());
+    this.#slots = new PollingSlots({
+      concurrency: options.concurrency,
+      pollMs: config.pollMs,
+      work: () => this.#workOneShard(),
+      onError: options.onError,
+    });
+    this.#published.on('published', this.#slots.wake);
+    this.#slots.start();
   }
-
-  readonly #onPublished = () => {
-    for (const wake of this.#wakers) wake();
-  };
 
   async stop(): Promise<void> {
-    this.#stopping.abort();
-    this.#onPublished();
-    await Promise.all(this.#slots);
+    await this.#slots.stop();
     clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#onPublished);
-  }
-
-  async #runSlot(): Promise<void> {
-    const { signal } = this.#stopping;
-    while (!signal.aborted) {
-      let worked = false;
-      try {
-        worked = await this.#workOneShard();
-      } catch (error) {
-        this.#options.onError?.(error);
-        await this.#idle(this.#config.pollMs * 10);
-        continue;
-      }
-      if (!worked) await this.#idle(this.#config.pollMs);
-    }
-  }
-
-  /** Waits `ms`, or less when this process publishes or the consumer stops. */
-  async #idle(ms: number): Promise<void> {
-    if (this.#stopping.signal.aborted) return;
-    let wake = () => {};
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.#wakers.add(wake);
-    });
-    this.#wakers.delete(wake);
+    this.#published.off('published', this.#slots.wake);
   }
 
   /** Claims one shard with work, hands a batch of it to the handler, acks. False when idle. */
