@@ -26,15 +26,57 @@ function counts(map: Record<string, unknown> | null): Record<string, number> {
   return out;
 }
 
+const DAY_MS = 86_400_000;
+
+/** A head or tail longer than this reads its whole day less the hours outside the range. */
+const HOURS_BEFORE_WHOLE_DAY = 12;
+
+/**
+ * The rollup pieces (analytics-sql.ts `covered`) of the hour-aligned range a cover covers,
+ * with as few rows as possible: whole days from the day rollup; an edge of at most 12 hours
+ * from the hour rollup; a longer edge as its whole day less the hours outside the range (1 day
+ * row and at most 11 hour rows per group instead of 13 to 23 hour rows).
+ */
 function coverParams(cover: Cover): string[] {
-  return [
-    iso(cover.headHours.from),
-    iso(cover.headHours.to),
-    iso(cover.days.from),
-    iso(cover.days.to),
-    iso(cover.tailHours.from),
-    iso(cover.tailHours.to),
-  ];
+  const { from, to } = cover.range;
+  const empty: TimeRange = { from: to, to };
+  const hours = (range: TimeRange) => (range.to - range.from) / 3_600_000;
+  const dayStart = (at: number) => Math.floor(at / DAY_MS) * DAY_MS;
+  const firstWholeDay = Math.ceil(from / DAY_MS) * DAY_MS;
+  const lastDayEnd = dayStart(to);
+  let added: TimeRange[];
+  let days: TimeRange;
+  let subtracted: TimeRange[];
+  if (firstWholeDay > lastDayEnd) {
+    // Within one day.
+    const day = { from: dayStart(from), to: dayStart(from) + DAY_MS };
+    const whole = hours(cover.range) > HOURS_BEFORE_WHOLE_DAY;
+    added = [whole ? empty : cover.range, empty];
+    days = whole ? day : empty;
+    subtracted = whole
+      ? [
+          { from: day.from, to: from },
+          { from: to, to: day.to },
+        ]
+      : [empty, empty];
+  } else {
+    const head = { from, to: firstWholeDay };
+    const tail = { from: lastDayEnd, to };
+    const wholeHead = hours(head) > HOURS_BEFORE_WHOLE_DAY;
+    const wholeTail = hours(tail) > HOURS_BEFORE_WHOLE_DAY;
+    added = [wholeHead ? empty : head, wholeTail ? empty : tail];
+    days = {
+      from: wholeHead ? firstWholeDay - DAY_MS : firstWholeDay,
+      to: wholeTail ? lastDayEnd + DAY_MS : lastDayEnd,
+    };
+    subtracted = [
+      wholeHead ? { from: firstWholeDay - DAY_MS, to: from } : empty,
+      wholeTail ? { from: to, to: lastDayEnd + DAY_MS } : empty,
+    ];
+  }
+  const [head, tail] = added as [TimeRange, TimeRange];
+  const [before, after] = subtracted as [TimeRange, TimeRange];
+  return [head, days, tail, before, after].flatMap((r) => [iso(r.from), iso(r.to)]);
 }
 
 /** One funnel step's events as funnelStepEvents packs them (both NULL when there are none). */
@@ -97,7 +139,7 @@ export function usersByReach(
   // Entry users get dense numbers; each step's events are mapped to them (-1: no entry).
   const userNumbers = new Map<string, number>();
   for (const user of events[0]?.users ?? []) {
-    if (!userNumbers.has(user)) userNumbers.set(user, userNumbers.size);
+    if (userNumbers.get(user) === undefined) userNumbers.set(user, userNumbers.size);
   }
   const userCount = userNumbers.size;
   const eventCounts = new Int32Array(userCount);

@@ -183,29 +183,36 @@ export const series = `
   GROUP BY bucket ORDER BY bucket`;
 
 /**
- * A range as three pieces of rollup: hours before the first whole day ($1, $2), whole days
- * ($3, $4), hours after the last ($5, $6); an unused piece is an empty range.
+ * A range as pieces of rollup: hour rows [$1, $2) and [$5, $6), day rows [$3, $4), all added,
+ * and hour rows [$7, $8) and [$9, $10) subtracted (hours of a day read whole that lie outside
+ * the range); an unused piece is an empty range.
  */
-const covered = (table: string) => `(
+const covered = `(
     (grain = 'hour' AND bucket >= $1 AND bucket < $2)
     OR (grain = 'day' AND bucket >= $3 AND bucket < $4)
-    OR (grain = 'hour' AND bucket >= $5 AND bucket < $6)) AND ${table}`;
+    OR (grain = 'hour' AND bucket >= $5 AND bucket < $6)
+    OR (grain = 'hour' AND bucket >= $7 AND bucket < $8)
+    OR (grain = 'hour' AND bucket >= $9 AND bucket < $10))`;
 
-/** Covering range $1..$6, $7 limit. */
+/** A rollup row's count, negative in a subtracted piece. */
+const signedCount = `CASE WHEN grain = 'hour'
+    AND ((bucket >= $7 AND bucket < $8) OR (bucket >= $9 AND bucket < $10)) THEN -n ELSE n END`;
+
+/** Covering range $1..$10, $11 limit. */
 export const topTypes = `
-  SELECT event_type AS value, sum(n)::bigint AS n FROM analytics_counts
-  WHERE ${covered('true')}
-  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7`;
+  SELECT event_type AS value, sum(${signedCount})::bigint AS n FROM analytics_counts
+  WHERE ${covered}
+  GROUP BY 1 HAVING sum(${signedCount}) > 0 ORDER BY 2 DESC, 1 LIMIT $11`;
 
-/** Covering range $1..$6, $7 limit, $8 dimension (page, source). */
+/** Covering range $1..$10, $11 limit, $12 dimension (page, source). */
 export const topDimension = `
-  SELECT value, sum(n)::bigint AS n FROM analytics_dimensions
-  WHERE ${covered('dimension = $8')}
-  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7`;
+  SELECT value, sum(${signedCount})::bigint AS n FROM analytics_dimensions
+  WHERE dimension = $12 AND ${covered}
+  GROUP BY 1 HAVING sum(${signedCount}) > 0 ORDER BY 2 DESC, 1 LIMIT $11`;
 
-/** Covering range $1..$6: events in it. */
+/** Covering range $1..$10: events in it. */
 export const rangeTotal = `
-  SELECT coalesce(sum(n), 0)::bigint AS n FROM analytics_counts WHERE ${covered('true')}`;
+  SELECT coalesce(sum(${signedCount}), 0)::bigint AS n FROM analytics_counts WHERE ${covered}`;
 
 /**
  * One funnel step's events: $1 event type, $2 from, $3 to (exclusive), users with an id only.

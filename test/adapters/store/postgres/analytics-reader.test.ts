@@ -279,6 +279,45 @@ describeEachDatabase('analytics rollups', (factory) => {
     assert.equal(await reader.rangeTotal(cover), 3);
   });
 
+  test('a long head or tail reads its whole day less the hours outside the range, to the same counts', async (t2) => {
+    const db = await factory.open(t2);
+    const store = new PostgresEventStore(db);
+    const reader = new PostgresAnalyticsReader(db);
+    // [hour, page]: one click each, 2024-03-09 .. 2024-03-11.
+    const clicks: [string, string][] = [
+      ['09T02:30', '/early'], // before the range, in the head's day
+      ['09T03:00', '/a'], // first hour of the range (21 h head: the 9th less 00-03)
+      ['09T23:59', '/a'],
+      ['10T12:00', '/b'], // a whole day
+      ['11T19:59', '/b'], // last hour of the range (20 h tail: the 11th less 20-24)
+      ['11T20:00', '/late'], // after the range, in the tail's day
+      ['11T23:00', '/late'],
+    ];
+    await store.persist(
+      clicks.map(([at, page], i) =>
+        analytics(`long${i}`, 'u', 'click', `2024-03-${at}:00Z`, { page }),
+      ),
+      [],
+    );
+    const cover = coverRange({ from: t('2024-03-09T03:00:00Z'), to: t('2024-03-11T20:00:00Z') });
+    assert.equal(await reader.rangeTotal(cover), 4);
+    // Pages seen only outside the range are not listed with a count of 0.
+    assert.deepEqual(await reader.top('page', cover, 10), [
+      { value: '/a', count: 2 },
+      { value: '/b', count: 2 },
+    ]);
+    assert.deepEqual(await reader.top('type', cover, 10), [{ value: 'click', count: 4 }]);
+    // Within one day: 21 hours are the day less 3 hours; 12 hours are read hour by hour.
+    const day = coverRange({ from: t('2024-03-11T02:00:00Z'), to: t('2024-03-11T23:00:00Z') });
+    assert.equal(await reader.rangeTotal(day), 2);
+    assert.deepEqual(await reader.top('page', day, 10), [
+      { value: '/b', count: 1 },
+      { value: '/late', count: 1 },
+    ]);
+    const half = coverRange({ from: t('2024-03-11T08:00:00Z'), to: t('2024-03-11T20:00:00Z') });
+    assert.equal(await reader.rangeTotal(half), 1);
+  });
+
   test('researcher rollups: molecules, days, formulas, mean weight and mismatches', async (t2) => {
     const db = await factory.open(t2);
     const store = new PostgresEventStore(db);
