@@ -590,9 +590,10 @@ describeEachDatabase('analytics rollups', (factory) => {
     const store = new PostgresEventStore(db);
     const reader = new PostgresAnalyticsReader(db);
     const base = t('2024-03-10T10:00:00Z');
-    const tick = 30_000;
     // Few users, a coarse time grid and windows in whole ticks: ties, repeated entries and
     // events exactly at the window's end are common; a millisecond either side now and then.
+    // A tick of 30 s keeps a run within one slice the reader reads at a time (6 hours); a tick
+    // of 4 h spreads it over several, with events on slice edges.
     const event = fc.record({
       user: fc.integer({ min: 0, max: 4 }),
       step: fc.integer({ min: 0, max: 5 }),
@@ -608,7 +609,8 @@ describeEachDatabase('analytics rollups', (factory) => {
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 1, max: 3 }),
-        async (events, stepCount, entryFrom, entryTicks, windowTicks, batches) => {
+        fc.constantFrom(30_000, 4 * 3_600_000),
+        async (events, stepCount, entryFrom, entryTicks, windowTicks, batches, tick) => {
           run += 1;
           // Types of their own per run (runs share one database); step 5 is never a step.
           const types = ['a', 'b', 'c', 'd', 'e', 'x'].map((name) => `q${run}_${name}`);
@@ -649,11 +651,11 @@ describeEachDatabase('analytics rollups', (factory) => {
   });
 });
 
-test('usersByReach agrees with the reference on large random sets with microsecond times', () => {
+test('usersByReach agrees with the reference on large random sets with microsecond times', async () => {
   // No database: many users and events, times in microseconds after `from`, as the reader
   // hands them over (entries already within the range).
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(
         fc.record({
           user: fc.integer({ min: 0, max: 30 }),
@@ -663,7 +665,7 @@ test('usersByReach agrees with the reference on large random sets with microseco
         { minLength: 20, maxLength: 300 },
       ),
       fc.integer({ min: 0, max: 600 }),
-      (events, windowMicros) => {
+      async (events, windowMicros) => {
         const entries = events.filter((e) => e.step > 0 || e.at < 1000);
         const byStep = [0, 1, 2, 3].map((step) => {
           const mine = entries.filter((e) => e.step === step);
@@ -678,9 +680,38 @@ test('usersByReach agrees with the reference on large random sets with microseco
           windowMicros,
           { from: 0, to: 1000 },
         );
-        assert.deepEqual(sorted(usersByReach(byStep, windowMicros)), sorted(expected));
+        assert.deepEqual(sorted(await usersByReach(byStep, windowMicros)), sorted(expected));
       },
     ),
     { numRuns: 300, seed: 7 },
   );
+});
+
+test('usersByReach keeps tens of thousands of events (several storage chunks) without losing one', async () => {
+  // 5,000 users with 12 events each; the reference runs user by user to stay fast.
+  const rand = fc.sample(fc.integer({ min: 0, max: 2 ** 30 }), { numRuns: 60_000, seed: 11 });
+  let next = 0;
+  const draw = (n: number) => (rand[next++ % rand.length] as number) % n;
+  const events: StepEvent[] = [];
+  for (let user = 0; user < 5000; user += 1) {
+    for (let i = 0; i < 12; i += 1) {
+      events.push({ user: `u${user}`, step: draw(3), at: draw(5_000) });
+    }
+  }
+  const entry = { from: 0, to: 2_500 };
+  const windowMicros = 700;
+  const inRange = events.filter((e) => e.step > 0 || e.at < entry.to);
+  const byStep = [0, 1, 2].map((step) => {
+    const mine = inRange.filter((e) => e.step === step);
+    return { users: mine.map((e) => e.user), times: Float64Array.from(mine, (e) => e.at) };
+  });
+  const byUser = Map.groupBy(inRange, (e) => e.user);
+  const expected = new Map<number, number>();
+  for (const mine of byUser.values()) {
+    for (const [n, users] of referenceFunnel(mine, 3, windowMicros, entry)) {
+      expected.set(n, (expected.get(n) ?? 0) + users);
+    }
+  }
+  assert.ok(inRange.length > 3 * 16_384);
+  assert.deepEqual(sorted(await usersByReach(byStep, windowMicros)), sorted(expected));
 });
