@@ -16,6 +16,7 @@ export interface Config {
   redisUrl: string | undefined;
   kafkaBrokers: string[];
   kafkaSessionTimeoutMs: number;
+  kafkaReplicationFactor: number;
   brokerNamespace: string;
   queuePartitions: number;
   workerConcurrency: number;
@@ -237,6 +238,18 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     default: 10000,
     parse: integer(6000, 300000),
     description: "how soon Kafka gives a crashed worker's partitions to another",
+  },
+  kafkaReplicationFactor: {
+    key: 'kafkaReplicationFactor',
+    env: 'KAFKA_REPLICATION_FACTOR',
+    default: -1,
+    parse: (raw, name) => {
+      const factor = integer(-1, 32767)(raw, name);
+      if (factor === 0) throw invalid(name, 'must be -1 (the broker default) or at least 1');
+      return factor;
+    },
+    description:
+      "replication factor of the Kafka topics Herald creates; -1 = the broker's default.replication.factor",
   },
   brokerNamespace: {
     key: 'brokerNamespace',

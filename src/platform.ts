@@ -109,6 +109,7 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
         namespace: config.brokerNamespace,
         partitions: config.queuePartitions,
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        replicationFactor: config.kafkaReplicationFactor,
         heartbeatIntervalMs: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 5)),
       });
   }

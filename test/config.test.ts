@@ -83,3 +83,23 @@ test('BROKER=redis needs REDIS_URL and BROKER=kafka needs KAFKA_BROKERS, each na
   const redis = loadConfig({ BROKER: 'redis', REDIS_URL: 'redis://:secret@r:6379' });
   assert.equal(redactConfig(redis).redisUrl, 'redis://:***@r:6379', 'the password is masked');
 });
+
+/** Asserts `env` is refused with a configuration error whose message matches `pattern`. */
+function refused(env: Record<string, string>, pattern: RegExp): void {
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) =>
+      error instanceof HeraldError &&
+      error.code === 'HERALD_CONFIG_INVALID' &&
+      pattern.test(error.message),
+    JSON.stringify(env),
+  );
+}
+
+test("KAFKA_REPLICATION_FACTOR: the broker's default (-1) unless set; 0 and negatives are refused", () => {
+  assert.equal(loadConfig({}).kafkaReplicationFactor, -1);
+  assert.equal(loadConfig({ KAFKA_REPLICATION_FACTOR: '3' }).kafkaReplicationFactor, 3);
+  refused({ KAFKA_REPLICATION_FACTOR: '0' }, /^KAFKA_REPLICATION_FACTOR: must be -1 \(the broker/);
+  refused({ KAFKA_REPLICATION_FACTOR: '-2' }, /^KAFKA_REPLICATION_FACTOR: must be between -1/);
+  refused({ KAFKA_REPLICATION_FACTOR: 'three' }, /^KAFKA_REPLICATION_FACTOR: expected an integer/);
+});

@@ -26,6 +26,10 @@ export interface KafkaBrokerOptions {
   clientId?: string;
   /** Partitions of a topic Herald creates; an existing topic keeps its count. */
   partitions: number;
+  /**
+   * Replicas of each partition of a topic Herald creates; -1 (the default) lets the broker
+   * apply its `default.replication.factor`. An existing topic keeps its own.
+   */
   replicationFactor?: number;
   /** How soon the group coordinator gives a silent (crashed) consumer's partitions away. */
   sessionTimeoutMs?: number;
@@ -81,7 +85,7 @@ export class KafkaBroker implements Broker {
   static async open(options: KafkaBrokerOptions): Promise<KafkaBroker> {
     const full: Required<KafkaBrokerOptions> = {
       clientId: 'herald',
-      replicationFactor: 1,
+      replicationFactor: -1,
       sessionTimeoutMs: 30_000,
       heartbeatIntervalMs: 3000,
       connectTimeoutMs: 5000,
@@ -236,8 +240,15 @@ export class KafkaBroker implements Broker {
         });
       } catch (error) {
         // Another process may have created it first.
-        if (!String(error).includes('TOPIC_ALREADY_EXISTS') && !hasAlreadyExists(error))
-          throw error;
+        if (!String(error).includes('TOPIC_ALREADY_EXISTS') && !hasAlreadyExists(error)) {
+          const { partitions, replicationFactor } = this.#options;
+          const replicas = replicationFactor === -1 ? "the broker's default" : replicationFactor;
+          throw new Error(
+            `Kafka could not create topics ${missing.join(', ')} (${partitions} partitions, ` +
+              `replication factor ${replicas}): ${error}`,
+            { cause: error },
+          );
+        }
       }
     }
     const metadata = await this.#admin.metadata({ topics: unknown, forceUpdate: true });
