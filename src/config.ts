@@ -8,6 +8,7 @@ import { ErrorCodes, HeraldError } from './errors.ts';
 export interface Config {
   port: number;
   host: string;
+  opsPort: number;
   dataDir: string;
   databaseUrl: string | undefined;
   databaseSchema: string;
@@ -165,6 +166,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     default: '127.0.0.1',
     parse: text,
     description: 'HTTP bind address',
+  },
+  opsPort: {
+    key: 'opsPort',
+    env: 'OPS_PORT',
+    default: 9464,
+    parse: integer(0, 65535),
+    description:
+      'port of /health/live, /health/ready and /metrics of a process without the API (herald worker); 0 = a free port',
   },
   dataDir: {
     key: 'dataDir',

@@ -27,6 +27,8 @@ import { TOPICS } from './domain/events.ts';
 import type { ScryptParams } from './domain/users.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 import { authRequired as authIsRequired } from './http/access.ts';
+import { type OpsServer, startOpsServer } from './http/ops-server.ts';
+import { dependencyProbes } from './http/readiness.ts';
 import { buildServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -60,6 +62,8 @@ export interface RunningPlatform {
   outboxRelay: OutboxRelay | undefined;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
+  /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
+  opsUrl: string | undefined;
   /** Graceful stop: no new requests, in-flight work finished and committed, then close. */
   stop(): Promise<void>;
 }
@@ -141,6 +145,7 @@ export async function startPlatform(
   const role = roles.api && roles.worker ? 'start' : roles.api ? 'api' : 'worker';
   const db = await openDatabase(config, role);
   let openedBroker: Broker | undefined;
+  let ops: OpsServer | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -150,6 +155,16 @@ export async function startPlatform(
     const store = new PostgresEventStore(db, { logInDatabase: config.broker === 'postgres' });
     const metrics = new Metrics();
     metrics.watchBroker(broker, [WORKER_GROUP]);
+    // Ready once every consumer of the worker role runs, not ready again as soon as it stops.
+    let consumers: 'starting' | 'running' | 'stopping' = 'starting';
+    if (!roles.api) {
+      // Started first, so probes see a starting process as alive rather than absent.
+      ops = await listenOps(config, metrics, {
+        ...dependencyProbes(db, broker),
+        ...(roles.worker ? { consumer: () => assertRunning(consumers) } : {}),
+      });
+      logger.info({ url: ops.url }, 'ops endpoints listening');
+    }
 
     let worker: Worker | undefined;
     if (roles.worker) {
@@ -177,6 +192,7 @@ export async function startPlatform(
       roles.worker && config.notificationsEnabled
         ? await startNotifications(config, db, broker, metrics, logger)
         : undefined;
+    consumers = 'running';
 
     let server: FastifyInstance | undefined;
     let ingest: IngestService | undefined;
@@ -238,6 +254,7 @@ export async function startPlatform(
     let stopped: Promise<void> | undefined;
     const stop = () => {
       stopped ??= (async () => {
+        consumers = 'stopping';
         // Keep-alive connections that go idle while we close would hold close() open until
         // their keep-alive timeout; close them as they become idle.
         const sweeper = setInterval(() => server?.server.closeIdleConnections(), 50);
@@ -248,6 +265,8 @@ export async function startPlatform(
         await agents?.stop();
         await notifications?.stop();
         await worker?.stop();
+        // Kept up while draining: a terminating pod still answers its liveness probe.
+        await ops?.close();
         await broker.close();
         await db.close();
       })();
@@ -264,12 +283,36 @@ export async function startPlatform(
       users,
       outboxRelay,
       url,
+      opsUrl: ops?.url,
       stop,
     };
   } catch (error) {
+    await ops?.close().catch(() => {});
     await openedBroker?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
+  }
+}
+
+function assertRunning(consumers: 'starting' | 'running' | 'stopping'): void {
+  if (consumers !== 'running') throw new Error(`the worker's consumers are ${consumers}`);
+}
+
+/** The ops server on OPS_PORT; a port that cannot be had is a configuration error. */
+async function listenOps(
+  config: Config,
+  metrics: Metrics,
+  readiness: Record<string, () => unknown>,
+): Promise<OpsServer> {
+  try {
+    return await startOpsServer({ host: config.host, port: config.opsPort, metrics, readiness });
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? String(error);
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `OPS_PORT: cannot listen on ${config.host}:${config.opsPort} (${code})`,
+      { cause: error, details: { setting: 'OPS_PORT' } },
+    );
   }
 }
 

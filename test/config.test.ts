@@ -96,6 +96,14 @@ function refused(env: Record<string, string>, pattern: RegExp): void {
   );
 }
 
+test('OPS_PORT: 9464 by default (the Prometheus exporter port), 0 for a free one, refused out of range', () => {
+  assert.equal(loadConfig({}).opsPort, 9464);
+  assert.equal(loadConfig({ OPS_PORT: '0' }).opsPort, 0);
+  assert.equal(loadConfig({}, { OPS_PORT: '9100' }).opsPort, 9100);
+  refused({ OPS_PORT: 'metrics' }, /^OPS_PORT: expected an integer, got "metrics"/);
+  refused({ OPS_PORT: '65536' }, /^OPS_PORT: must be between 0 and 65535/);
+});
+
 test("KAFKA_REPLICATION_FACTOR: the broker's default (-1) unless set; 0 and negatives are refused", () => {
   assert.equal(loadConfig({}).kafkaReplicationFactor, -1);
   assert.equal(loadConfig({ KAFKA_REPLICATION_FACTOR: '3' }).kafkaReplicationFactor, 3);

@@ -150,7 +150,7 @@ export function startHerald(
   return spawnService(
     options.name ?? `herald ${command}`,
     [HERALD, command],
-    { PORT: '0', LOG_LEVEL: 'info', ...env },
+    { PORT: '0', OPS_PORT: '0', LOG_LEVEL: 'info', ...env },
     (line) => {
       if (command !== 'worker' && line.msg === 'api listening' && typeof line.url === 'string') {
         return { url: line.url };

@@ -18,7 +18,8 @@ export interface HeraldProcess {
 /** Runs the real `herald` CLI as a child process; killed after the test if still running. */
 export function runHerald(t: Cleanup, args: string[], env: Record<string, string>): HeraldProcess {
   const child = spawn(process.execPath, [HERALD, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
+    // OPS_PORT 0: several workers run side by side, each on a free port of its own.
+    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', OPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -18,6 +18,32 @@ export async function startTestPlatform(
   settings: Record<string, string> = {},
   options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' } = {},
 ): Promise<RunningPlatform & { url: string }> {
+  const platform = await startInProcess(t, settings, options);
+  if (platform.url === undefined) throw new Error('platform has no API');
+  return platform as RunningPlatform & { url: string };
+}
+
+/**
+ * `herald worker` in this process on the PostgreSQL server (a fresh schema), its ops endpoints
+ * (/health/live, /health/ready, /metrics) on a free port; stopped after the test.
+ */
+export async function startTestWorker(
+  t: Cleanup,
+  settings: Record<string, string> = {},
+): Promise<RunningPlatform & { opsUrl: string }> {
+  const platform = await startInProcess(t, settings, {
+    roles: { api: false, worker: true },
+    database: 'postgres',
+  });
+  if (platform.opsUrl === undefined) throw new Error('worker has no ops endpoints');
+  return platform as RunningPlatform & { opsUrl: string };
+}
+
+async function startInProcess(
+  t: Cleanup,
+  settings: Record<string, string>,
+  options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' },
+): Promise<RunningPlatform> {
   const database: Record<string, string> = { DATA_DIR: 'memory://' };
   const schema = options.database === 'postgres' ? uniqueSchema() : undefined;
   if (schema !== undefined) {
@@ -28,6 +54,7 @@ export async function startTestPlatform(
     {
       ...database,
       PORT: '0',
+      OPS_PORT: '0',
       LOG_LEVEL: 'silent',
       WORKER_POLL_MS: '10',
       ...settings,
@@ -48,8 +75,7 @@ export async function startTestPlatform(
       await dropSchema(schema);
     }
   });
-  if (platform.url === undefined) throw new Error('platform has no API');
-  return platform as RunningPlatform & { url: string };
+  return platform;
 }
 
 export async function postJson(

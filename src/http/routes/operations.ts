@@ -3,6 +3,7 @@ import type { Metrics } from '../../observability/metrics.ts';
 import type { Broker } from '../../ports/broker.ts';
 import type { Database } from '../../ports/database.ts';
 import type { EventStore, StoreCounts } from '../../ports/event-store.ts';
+import { checkReadiness, dependencyProbes } from '../readiness.ts';
 
 export interface OperationsOptions {
   db: Database;
@@ -32,22 +33,8 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     '/health/ready',
     { schema: { summary: 'Readiness: database and broker reachable', tags: ['operations'] } },
     async (_request, reply) => {
-      const check = async (probe: () => Promise<unknown>) => {
-        try {
-          await probe();
-          return 'ok';
-        } catch (error) {
-          return `unavailable: ${error instanceof Error ? error.message : String(error)}`;
-        }
-      };
-      const [database, brokerState] = await Promise.all([
-        check(() => db.query('SELECT 1')),
-        check(() => broker.ping()),
-      ]);
-      const ready = database === 'ok' && brokerState === 'ok';
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'not_ready', checks: { database, broker: brokerState } });
+      const { ready, checks } = await checkReadiness(dependencyProbes(db, broker));
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
     },
   );
 
