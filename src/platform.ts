@@ -13,11 +13,11 @@ import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
 import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
 import { PostgresOutboxStore } from './adapters/store/postgres/outbox.ts';
 import { PostgresUserStore } from './adapters/store/postgres/users.ts';
-import type { AgentRunner } from './app/agents/runner.ts';
+import { AGENT_GROUP, type AgentRunner } from './app/agents/runner.ts';
 import { AnalyticsService } from './app/analytics.ts';
 import { ApiKeyService } from './app/api-keys.ts';
 import { IngestService } from './app/ingest.ts';
-import type { NotificationService } from './app/notifications/service.ts';
+import { NOTIFICATION_GROUP, type NotificationService } from './app/notifications/service.ts';
 import { OutboxRelay } from './app/outbox-relay.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
 import { UserService } from './app/users.ts';
@@ -154,7 +154,7 @@ export async function startPlatform(
     logger.info({ broker: broker.name }, 'broker open');
     const store = new PostgresEventStore(db, { logInDatabase: config.broker === 'postgres' });
     const metrics = new Metrics();
-    metrics.watchBroker(broker, [WORKER_GROUP]);
+    metrics.watchBroker(broker, consumerGroups(config));
     // Ready once every consumer of the worker role runs, not ready again as soon as it stops.
     let consumers: 'starting' | 'running' | 'stopping' = 'starting';
     if (!roles.api) {
@@ -292,6 +292,15 @@ export async function startPlatform(
     await db.close().catch(() => {});
     throw error;
   }
+}
+
+/** The consumer groups whose lag `herald_consumer_lag` reports: every one this config runs. */
+export function consumerGroups(config: Config): string[] {
+  return [
+    WORKER_GROUP,
+    ...(config.agentsEnabled ? [AGENT_GROUP] : []),
+    ...(config.notificationsEnabled ? [NOTIFICATION_GROUP] : []),
+  ];
 }
 
 function assertRunning(consumers: 'starting' | 'running' | 'stopping'): void {

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AGENT_GROUP } from '../../src/app/agents/runner.ts';
+import { NOTIFICATION_GROUP } from '../../src/app/notifications/service.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { type RunningPlatform, WORKER_GROUP } from '../../src/platform.ts';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';
@@ -132,4 +134,28 @@ test('an OPS_PORT already in use stops the start with a configuration error nami
 test('a process with the API serves no ops port: the API has its own /health and /metrics', async (t) => {
   const platform = await startTestPlatform(t, { OPS_PORT: '0' });
   assert.equal(platform.opsUrl, undefined);
+});
+
+test('herald_consumer_lag covers the agents and notifications groups when they are enabled', async (t) => {
+  const enabled = await startWorker(t, {
+    QUEUE_PARTITIONS: '2',
+    AGENTS_ENABLED: 'true',
+    NOTIFICATIONS_ENABLED: 'true',
+  });
+  const text = (await get(`${enabled.opsUrl}/metrics`)).text;
+  assert.deepEqual(series(text, 'herald_queue_depth').sort(), [
+    `{group="${AGENT_GROUP}"}`,
+    `{group="${NOTIFICATION_GROUP}"}`,
+    `{group="${WORKER_GROUP}"}`,
+  ]);
+  for (const group of [WORKER_GROUP, AGENT_GROUP, NOTIFICATION_GROUP]) {
+    const partitions = series(text, 'herald_consumer_lag').filter((s) =>
+      s.includes(`group="${group}"`),
+    );
+    assert.equal(partitions.length, 2, `${group}: one series per partition`);
+  }
+
+  const disabled = await startWorker(t, { QUEUE_PARTITIONS: '2' });
+  const groups = series((await get(`${disabled.opsUrl}/metrics`)).text, 'herald_queue_depth');
+  assert.deepEqual(groups, [`{group="${WORKER_GROUP}"}`], 'disabled consumers are not watched');
 });

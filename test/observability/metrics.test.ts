@@ -24,7 +24,13 @@ function samples(text: string, name: string): { labels: string; value: number }[
 test('a scrape reports consumer lag per group and partition and the queue depth, read from the broker', async (t) => {
   const { url } = await startTestPlatform(
     t,
-    { ...NO_SHEDDING, QUEUE_PARTITIONS: '4' },
+    // Only the workers' group is watched without the agents' and notifications' consumers.
+    {
+      ...NO_SHEDDING,
+      QUEUE_PARTITIONS: '4',
+      AGENTS_ENABLED: 'false',
+      NOTIFICATIONS_ENABLED: 'false',
+    },
     { database: 'postgres', roles: { api: true, worker: false } },
   );
   await postJson(
