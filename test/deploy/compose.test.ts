@@ -69,6 +69,16 @@ test('the compose checks catch plausible mistakes', () => {
       /worker: stop_grace_period 5s does not exceed SHUTDOWN_TIMEOUT_MS 10000/,
     ],
     [
+      "a worker port published that is not the worker's OPS_PORT",
+      (c) => (c.services.worker.ports = ['9100:8000']),
+      /worker: publishes container port 8000, Herald listens on 9464/,
+    ],
+    [
+      "workers health-checked by the image's HEALTHCHECK, which asks PORT",
+      (c) => delete c.services.worker.healthcheck,
+      /worker: no healthcheck on the \/health routes of OPS_PORT/,
+    ],
+    [
       'workers that start before the migration',
       (c) => (c.services.worker.depends_on = { kafka: { condition: 'service_healthy' } }),
       /worker: does not wait for the migrate job/,
@@ -98,9 +108,23 @@ test('the Prometheus and Grafana checks catch plausible mistakes', () => {
   const unauthenticated = clone(prometheus);
   delete unauthenticated.scrape_configs[0].authorization;
   assert.match(prometheusProblems(unauthenticated, compose).join('\n'), /no API key/);
-  const workers = clone(prometheus);
-  workers.scrape_configs[0].dns_sd_configs[0].names.push('worker');
-  assert.match(prometheusProblems(workers, compose).join('\n'), /worker serves no \/metrics/);
+  const workersOnApiPort = clone(prometheus);
+  workersOnApiPort.scrape_configs[0].dns_sd_configs[0].names.push('worker');
+  assert.match(
+    prometheusProblems(workersOnApiPort, compose).join('\n'),
+    /herald-api: worker listens on 9464/,
+  );
+  const unscrapedWorkers = clone(prometheus);
+  unscrapedWorkers.scrape_configs = unscrapedWorkers.scrape_configs.filter(
+    (job: Doc) => job.job_name !== 'herald-worker',
+  );
+  assert.match(
+    prometheusProblems(unscrapedWorkers, compose).join('\n'),
+    /worker serves \/metrics but is not scraped/,
+  );
+  const migrations = clone(prometheus);
+  migrations.scrape_configs[0].dns_sd_configs[0].names.push('migrate');
+  assert.match(prometheusProblems(migrations, compose).join('\n'), /migrate serves no \/metrics/);
 
   // An exported dashboard as Grafana writes it: ${DS_PROMETHEUS} is an import-time input only.
   const exported = clone(dashboard);

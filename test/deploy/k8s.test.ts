@@ -134,13 +134,52 @@ test('the cross-reference checks catch plausible mistakes', () => {
       /minAvailable 2 blocks every eviction/,
     ],
     [
-      'a worker given HTTP probes it cannot answer',
+      'a worker probed on PORT, where it serves nothing (its endpoints are on OPS_PORT)',
       (all) => {
-        container(all, 'herald-worker').livenessProbe = {
-          httpGet: { path: '/health', port: 8000 },
+        const worker = container(all, 'herald-worker');
+        worker.ports.push({ name: 'http', containerPort: 8000 });
+        worker.livenessProbe.httpGet.port = 'http';
+      },
+      /livenessProbe port 8000 is not OPS_PORT \(9464\)/,
+    ],
+    [
+      "a worker's liveness on the API's /health route",
+      (all) => {
+        container(all, 'herald-worker').livenessProbe.httpGet.path = '/health';
+      },
+      /herald-worker container herald: liveness must probe \/health\/live/,
+    ],
+    [
+      'a worker without a readiness probe',
+      (all) => {
+        delete container(all, 'herald-worker').readinessProbe;
+      },
+      /herald-worker container herald: readiness must probe \/health\/ready/,
+    ],
+    [
+      'a scrape annotation on a port the worker does not serve /metrics on',
+      (all) => {
+        of(all, 'Deployment', 'herald-worker').spec.template.metadata.annotations[
+          'prometheus.io/port'
+        ] = '8000';
+      },
+      /prometheus.io\/port 8000 is not OPS_PORT \(9464\)/,
+    ],
+    [
+      'an OPS_PORT the worker manifest does not follow',
+      (all) => {
+        configMap(all).data.OPS_PORT = '9100';
+      },
+      /readinessProbe port 9464 is not OPS_PORT \(9100\)/,
+    ],
+    [
+      'HTTP probes on herald migrate, which serves none',
+      (all) => {
+        of(all, 'Job').spec.template.spec.containers[0].livenessProbe = {
+          httpGet: { path: '/health/live', port: 9464 },
         };
       },
-      /herald worker serves no HTTP/,
+      /herald migrate serves no HTTP/,
     ],
     [
       'a role the CLI does not have',

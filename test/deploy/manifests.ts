@@ -21,8 +21,30 @@ export const K8S = join(DEPLOY, 'k8s');
 
 /** Commands of the image's entrypoint (`herald <command>`) that run a Herald role. */
 export const HERALD_COMMANDS = ['start', 'api', 'worker', 'migrate'];
-/** The roles that listen on PORT (`herald worker` and `herald migrate` serve no HTTP). */
+/** The roles that listen on PORT (`herald worker` and `herald migrate` serve no API). */
 export const SERVING_COMMANDS = ['start', 'api'];
+/** The roles without the API that serve /health/live, /health/ready and /metrics on OPS_PORT. */
+export const OPS_COMMANDS = ['worker'];
+
+/**
+ * Where `herald <command>` answers HTTP with this configuration: the API on PORT, the ops
+ * endpoints on OPS_PORT, or nowhere (`herald migrate`).
+ */
+export function httpPort(
+  command: string,
+  config: { port: number; opsPort: number },
+): { setting: 'PORT' | 'OPS_PORT'; port: number } | undefined {
+  if (SERVING_COMMANDS.includes(command)) return { setting: 'PORT', port: config.port };
+  if (OPS_COMMANDS.includes(command)) return { setting: 'OPS_PORT', port: config.opsPort };
+  return undefined;
+}
+
+/** The probe routes of a Deployment running `herald <command>`. */
+const PROBE_PATHS: Record<string, { readiness: string; liveness: string }> = {
+  start: { readiness: '/health/ready', liveness: '/health' },
+  api: { readiness: '/health/ready', liveness: '/health' },
+  worker: { readiness: '/health/ready', liveness: '/health/live' },
+};
 
 export const SETTING_NAMES = new Set(configSettings.map((s) => s.env));
 
@@ -200,10 +222,12 @@ export function k8sProblems(docs: readonly Doc[]): string[] {
       if (c.resources?.limits?.memory === undefined) problems.push(`${cid}: no memory limit`);
       const env = containerEnv(c, docs);
       let timeoutMs: number | undefined;
+      let serves: ReturnType<typeof httpPort>;
       try {
         const config = loadConfig(env);
         timeoutMs = config.shutdownTimeoutMs;
-        if (SERVING_COMMANDS.includes(command) && config.host !== '0.0.0.0') {
+        serves = httpPort(command, config);
+        if (serves !== undefined && config.host !== '0.0.0.0') {
           problems.push(`${cid}: HOST must be 0.0.0.0 for probes and the Service to reach it`);
         }
       } catch (error) {
@@ -219,21 +243,38 @@ export function k8sProblems(docs: readonly Doc[]): string[] {
         const probe = c[kind];
         if (probe === undefined) continue;
         if (probe.httpGet === undefined) continue;
-        if (!SERVING_COMMANDS.includes(command)) {
+        if (serves === undefined) {
           problems.push(`${cid}: ${kind} over HTTP, but herald ${command} serves no HTTP`);
+          continue;
         }
         const port = ports.get(probe.httpGet.port);
         if (port === undefined) problems.push(`${cid}: ${kind} port is not a container port`);
-        else if (port !== Number(env.PORT ?? 8000)) {
-          problems.push(`${cid}: ${kind} port ${port} is not PORT (${env.PORT ?? 8000})`);
+        else if (port !== serves.port) {
+          problems.push(`${cid}: ${kind} port ${port} is not ${serves.setting} (${serves.port})`);
         }
       }
-      if (w.kind === 'Deployment' && SERVING_COMMANDS.includes(command)) {
-        if (c.readinessProbe?.httpGet?.path !== '/health/ready') {
-          problems.push(`${cid}: readiness must probe /health/ready`);
+      const paths = PROBE_PATHS[command];
+      if (w.kind === 'Deployment' && paths !== undefined) {
+        if (c.readinessProbe?.httpGet?.path !== paths.readiness) {
+          problems.push(`${cid}: readiness must probe ${paths.readiness}`);
         }
-        if (c.livenessProbe?.httpGet?.path !== '/health') {
-          problems.push(`${cid}: liveness must probe /health`);
+        if (c.livenessProbe?.httpGet?.path !== paths.liveness) {
+          problems.push(`${cid}: liveness must probe ${paths.liveness}`);
+        }
+      }
+      // The API's /metrics needs an API key, so only the keyless ops port is scraped by annotation.
+      if (w.kind === 'Deployment' && serves?.setting === 'OPS_PORT') {
+        const annotations = podTemplate(w)?.metadata?.annotations ?? {};
+        if (annotations['prometheus.io/scrape'] !== 'true') {
+          problems.push(`${id}: serves /metrics on OPS_PORT but has no prometheus.io/scrape`);
+        }
+        if (Number(annotations['prometheus.io/port']) !== serves.port) {
+          problems.push(
+            `${id}: prometheus.io/port ${annotations['prometheus.io/port']} is not OPS_PORT (${serves.port})`,
+          );
+        }
+        if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') {
+          problems.push(`${id}: prometheus.io/path is not /metrics`);
         }
       }
       if (w.kind === 'Deployment' && timeoutMs !== undefined) {
@@ -363,10 +404,13 @@ function hostPort(address: string): { host: string; port: number } | undefined {
   return m ? { host: m[1] ?? '', port: Number(m[2]) } : undefined;
 }
 
+/** What the operator exports before `docker compose up` (see compose.yaml). */
+const COMPOSE_ENV = { HERALD_ADMIN_API_KEY: 'k'.repeat(40) };
+
 export function composeProblems(compose: Doc, files: { exists(path: string): boolean }): string[] {
   const problems: string[] = [];
   const services = (compose.services ?? {}) as Record<string, Doc>;
-  const env = { HERALD_ADMIN_API_KEY: 'k'.repeat(40) };
+  const env = COMPOSE_ENV;
   for (const required of ['postgres', 'kafka', 'redis', 'migrate', 'api', 'worker']) {
     if (services[required] === undefined) problems.push(`service ${required} is missing`);
   }
@@ -439,18 +483,26 @@ export function composeProblems(compose: Doc, files: { exists(path: string): boo
           `SHUTDOWN_TIMEOUT_MS ${config.shutdownTimeoutMs} ms`,
       );
     }
-    if (SERVING_COMMANDS.includes(command)) {
+    const serves = httpPort(command, config);
+    if (serves !== undefined) {
       if (config.host !== '0.0.0.0') problems.push(`${name}: HOST must be 0.0.0.0`);
       for (const port of service.ports ?? []) {
         const container = Number(String(port).split(':').at(-1));
-        if (container !== config.port) {
+        if (container !== serves.port) {
           problems.push(
-            `${name}: publishes container port ${container}, Herald listens on ${config.port}`,
+            `${name}: publishes container port ${container}, Herald listens on ${serves.port}`,
           );
         }
       }
     } else if ((service.ports ?? []).length > 0) {
       problems.push(`${name}: herald ${command} serves no HTTP but publishes ports`);
+    }
+    // The image's HEALTHCHECK asks PORT, which a worker does not serve: its own asks OPS_PORT.
+    if (serves?.setting === 'OPS_PORT') {
+      const check = [service.healthcheck?.test ?? []].flat().join(' ');
+      if (!check.includes('OPS_PORT') || !check.includes('/health/')) {
+        problems.push(`${name}: no healthcheck on the /health routes of OPS_PORT`);
+      }
     }
     if (command === 'api' || command === 'worker') {
       if (service.depends_on?.migrate?.condition !== 'service_completed_successfully') {
@@ -477,9 +529,7 @@ export function prometheusProblems(prometheus: Doc, compose: Doc): string[] {
     }
     const file = job.authorization?.credentials_file as string | undefined;
     const secret = file?.replace('/run/secrets/', '');
-    if (secret === undefined || !(services.prometheus?.secrets ?? []).includes(secret)) {
-      problems.push(`${job.job_name}: no API key (Herald's /metrics needs metrics:read)`);
-    }
+    const keyed = secret !== undefined && (services.prometheus?.secrets ?? []).includes(secret);
     for (const sd of job.dns_sd_configs ?? []) {
       for (const host of sd.names ?? []) {
         const service = services[host];
@@ -488,20 +538,37 @@ export function prometheusProblems(prometheus: Doc, compose: Doc): string[] {
           continue;
         }
         scraped.add(host);
-        const port = Number(interpolate(String(service.environment?.PORT ?? '8000')));
-        if (sd.port !== port) problems.push(`${job.job_name}: ${host} listens on ${port}`);
-        if (!SERVING_COMMANDS.includes(commandOf(service) ?? '')) {
+        const serves = metricsPort(service);
+        if (serves === undefined) {
           problems.push(`${job.job_name}: ${host} serves no /metrics`);
+          continue;
+        }
+        if (sd.port !== serves.port) {
+          problems.push(`${job.job_name}: ${host} listens on ${serves.port}`);
+        }
+        // The ops port asks for no key; the API's /metrics does once auth is on.
+        if (serves.setting === 'PORT' && !keyed) {
+          problems.push(`${job.job_name}: no API key (Herald's /metrics needs metrics:read)`);
         }
       }
     }
   }
   for (const [name, service] of Object.entries(services)) {
-    if (isHeraldService(service) && SERVING_COMMANDS.includes(commandOf(service) ?? '')) {
-      if (!scraped.has(name)) problems.push(`${name} serves /metrics but is not scraped`);
+    if (metricsPort(service) !== undefined && !scraped.has(name)) {
+      problems.push(`${name} serves /metrics but is not scraped`);
     }
   }
   return problems;
+}
+
+/** Where a compose service serves /metrics: a Herald API on PORT, a worker on OPS_PORT. */
+function metricsPort(service: Doc): ReturnType<typeof httpPort> {
+  if (!isHeraldService(service)) return undefined;
+  try {
+    return httpPort(commandOf(service) ?? '', loadConfig(serviceEnv(service, COMPOSE_ENV)));
+  } catch {
+    return undefined; // an invalid configuration is reported by composeProblems
+  }
 }
 
 /**
