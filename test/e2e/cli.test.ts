@@ -8,6 +8,7 @@ import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts'
 import { eventually } from '../helpers/eventually.ts';
 import { runHerald } from '../helpers/herald-process.ts';
 import { getJson, postJson, SEED_EXAMPLES } from '../helpers/platform.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 async function postSeedsAndWaitProcessed(url: string): Promise<string[]> {
   const ids: string[] = [];
@@ -208,7 +209,13 @@ test('usage and configuration mistakes exit 2 with a message naming the problem'
 test('SIGTERM while the platform is still starting is honoured once it has started: a clean exit 0', async (t) => {
   const schema = uniqueSchema('herald_e2e');
   t.after(() => dropSchema(schema));
-  const worker = runHerald(t, ['worker'], { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
+  // A slow link to the database holds the start-up (connect, migrate) open long enough for the
+  // signal to arrive during it, however fast or busy the machine.
+  const proxy = await TcpProxy.start(5432);
+  t.after(() => proxy.close());
+  proxy.setFaults({ delayMs: 250 });
+  const url = `postgresql://postgres@127.0.0.1:${proxy.port}/test`;
+  const worker = runHerald(t, ['worker'], { DATABASE_URL: url, DATABASE_SCHEMA: schema });
   // The first log line comes before the database is opened and migrated.
   await eventually(() => (worker.logs.some((l) => l.msg === 'herald starting') ? true : undefined));
   assert.equal(
@@ -216,7 +223,13 @@ test('SIGTERM while the platform is still starting is honoured once it has start
     false,
     'the signal arrives during start-up',
   );
-  assert.equal(await worker.stop('SIGTERM'), 0);
+  const exit = worker.stop('SIGTERM');
+  proxy.setFaults({});
+  assert.equal(await exit, 0);
+  assert.ok(
+    worker.logs.some((l) => l.msg === 'worker started'),
+    'it finished starting first',
+  );
   assert.ok(
     worker.logs.some((l) => l.msg === 'stopped'),
     'it stopped gracefully',
