@@ -13,7 +13,7 @@ test('the image is multi-stage on node:24, non-root, health-checked, one entrypo
   assert.deepEqual(dockerfileProblems(dockerfile), []);
 });
 
-test('the HEALTHCHECK is valid JavaScript that asks /health on PORT', () => {
+test('the HEALTHCHECK is valid JavaScript that asks /health on PORT, or a worker’s /health/live on OPS_PORT', () => {
   const healthcheck = runtime?.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.args ?? '';
   const command = JSON.parse(healthcheck.slice(healthcheck.indexOf('['))) as string[];
   assert.deepEqual(command.slice(0, 2), ['node', '-e']);
@@ -21,6 +21,8 @@ test('the HEALTHCHECK is valid JavaScript that asks /health on PORT', () => {
   assert.doesNotThrow(() => new Script(script), 'the script compiles');
   assert.match(script, /process\.env\.PORT/);
   assert.match(script, /'\/health'/);
+  assert.match(script, /process\.env\.OPS_PORT/);
+  assert.match(script, /'\/health\/live'/);
 });
 
 test('.dockerignore keeps everything the image copies from the build context, and no node_modules', () => {
