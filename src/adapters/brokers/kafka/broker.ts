@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import {
   Admin,
+  type ConsumerGroupJoinPayload,
   Consumer as KafkaConsumer,
+  ListOffsetTimestamps,
   type Message,
   type MessagesStream,
   Producer,
@@ -41,6 +43,11 @@ export interface KafkaBrokerOptions {
    * installations or test runs can share one cluster; empty = names as given.
    */
   namespace?: string;
+  /**
+   * How long a consumer waits for records its fetch stream skipped to be fetched again before
+   * it reopens the stream (see KafkaPartitionConsumer).
+   */
+  gapHealTimeoutMs?: number;
 }
 
 /** Headers Herald adds to every record beside the message's own (correlation_id, traceparent). */
@@ -90,6 +97,7 @@ export class KafkaBroker implements Broker {
       heartbeatIntervalMs: 3000,
       connectTimeoutMs: 5000,
       namespace: '',
+      gapHealTimeoutMs: 5000,
       ...options,
     };
     const admin = new Admin({
@@ -270,8 +278,14 @@ interface PartitionState {
   partition: number;
   queue: DeliveredMessage[];
   leaderEpochs: number[];
-  /** The offset the next record from the stream must have; earlier ones are refetches. */
-  next: bigint | undefined;
+  /**
+   * The offset of the only record this partition may queue next: the group's committed offset
+   * when the partition was assigned (its log start if there is none), then one past each record
+   * queued. Undefined until that lookup has answered; records are dropped until then.
+   */
+  expected: bigint | undefined;
+  /** Since when the stream has been past `expected` (records skipped), if it is. */
+  gapSince: number | undefined;
   busy: boolean;
   notBefore: number;
 }
@@ -280,9 +294,15 @@ interface PartitionState {
  * One member of a consumer group. The fetch stream fills a queue per assigned partition; up to
  * `concurrency` slots each take a batch from one idle partition, so a partition is handled by
  * one batch at a time, in order. The handled prefix is committed; the rest goes back to the
- * front of its queue with a not-before time (no seek needed). After a rebalance the stream
- * refetches from the committed offsets; records already queued or handled are recognised by
- * offset and dropped, and batches of partitions this member lost are not committed.
+ * front of its queue with a not-before time (no seek needed).
+ *
+ * A partition's queue only ever takes the exact next offset, starting from the committed one:
+ * the stream can deliver records of partitions taken away in a rebalance, refetch records, or
+ * jump ahead (a fetch answered after a rebalance reset, or after our own rewind, overwrites the
+ * position with its own: @platformatic/kafka 2.12.1 messages-stream.js `#pushRecords`). So
+ * records of unassigned partitions and below the expected offset are dropped, records past it
+ * are a gap that is never handled or committed across: the stream is pointed back at the
+ * expected offset after every fetch until the gap fills, and reopened if it does not.
  */
 class KafkaPartitionConsumer implements Consumer {
   readonly #options: ConsumerOptions;
@@ -290,12 +310,18 @@ class KafkaPartitionConsumer implements Consumer {
   readonly #heraldTopic: (kafkaTopic: string) => string;
   readonly #consumer: KafkaConsumer<string, string, string, string>;
   readonly #topics: Set<string>;
+  readonly #gapHealTimeoutMs: number;
   readonly #partitions = new Map<string, PartitionState>();
   readonly #wake = new EventEmitter();
   readonly #stopping = new AbortController();
   #stream: MessagesStream<string, string, string, string> | undefined;
   #assigned = new Set<string>();
+  #memberId = '';
+  #generation = -1;
   #buffered = 0;
+  #alignScheduled = false;
+  #healing = false;
+  #watchdog: NodeJS.Timeout | undefined;
   #slots: Promise<void>[] = [];
   #stopped: Promise<void> | undefined;
   #markClosed!: () => void;
@@ -311,6 +337,7 @@ class KafkaPartitionConsumer implements Consumer {
     this.#options = options;
     this.#heraldTopic = heraldTopic;
     this.#topics = new Set(options.topics);
+    this.#gapHealTimeoutMs = config.gapHealTimeoutMs;
     this.#consumer = new KafkaConsumer({
       clientId: options.consumerId,
       groupId: options.group,
@@ -323,33 +350,41 @@ class KafkaPartitionConsumer implements Consumer {
       autocommit: false,
       maxWaitTime: 200,
     });
-    this.#consumer.on('consumer:group:join', ({ assignments }) => {
-      const assigned = new Set<string>();
-      for (const a of assignments ?? [])
-        for (const p of a.partitions) assigned.add(`${a.topic}:${p}`);
-      this.#assigned = assigned;
-      for (const [key, state] of this.#partitions) {
-        if (!assigned.has(key) && !state.busy) this.#forget(key, state);
-      }
-    });
+    // Registered before any stream's own listener, so states are settled before it refetches.
+    this.#consumer.on('consumer:group:join', (payload) => this.#joined(payload));
   }
 
   async start(): Promise<void> {
+    this.#stream = await this.#openStream();
+    this.#slots = Array.from({ length: this.#options.concurrency }, () => this.#runSlot());
+    const every = Math.max(Math.min(1000, Math.floor(this.#gapHealTimeoutMs / 4)), 50);
+    this.#watchdog = setInterval(() => this.#checkGaps(), every);
+    this.#watchdog.unref();
+  }
+
+  async #openStream(): Promise<MessagesStream<string, string, string, string>> {
     const stream = await this.#consumer.consume({
       topics: [...this.#topics],
       mode: 'committed',
       fallbackMode: 'earliest',
       autocommit: false,
     });
-    this.#stream = stream;
-    stream.on('data', (record: Received) => this.#receive(record));
+    stream.on('data', (record: Received) => {
+      if (stream === this.#stream) this.#receive(record);
+    });
     stream.on('error', (error: Error) => this.#options.onError?.(error));
-    this.#slots = Array.from({ length: this.#options.concurrency }, () => this.#runSlot());
+    // 'fetch' is emitted just before a response's records are pushed; the tick runs after them
+    // and before the next fetch is built, which is when a rewind sticks.
+    stream.on('fetch', () => this.#scheduleAlign());
+    // After a rebalance the stream restarts every partition at its committed offset.
+    stream.on('offsets', () => this.#alignAll());
+    return stream;
   }
 
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping.abort();
+      clearInterval(this.#watchdog);
       this.#wake.emit('wake');
       await Promise.all(this.#slots);
       await this.#stream?.close().catch((error: unknown) => this.#options.onError?.(error));
@@ -366,6 +401,7 @@ class KafkaPartitionConsumer implements Consumer {
    */
   async crash(): Promise<void> {
     this.#stopping.abort();
+    clearInterval(this.#watchdog);
     this.#wake.emit('wake');
     this.#stream?.destroy();
     // Close the client's connection pool first: then its close finds no coordinator connection
@@ -377,23 +413,87 @@ class KafkaPartitionConsumer implements Consumer {
     this.#markClosed();
   }
 
-  #receive(record: Received): void {
-    const key = `${record.topic}:${record.partition}`;
-    let state = this.#partitions.get(key);
-    if (state === undefined) {
-      state = {
-        topic: record.topic,
-        partition: record.partition,
-        queue: [],
-        leaderEpochs: [],
-        next: undefined,
-        busy: false,
-        notBefore: 0,
-      };
-      this.#partitions.set(key, state);
+  #joined({ memberId, generationId, assignments }: ConsumerGroupJoinPayload): void {
+    const assigned = new Set<string>();
+    for (const a of assignments ?? [])
+      for (const p of a.partitions) assigned.add(`${a.topic}:${p}`);
+    // Only a member that took part in every generation since can be sure nobody else consumed
+    // (and committed) a partition it keeps; otherwise every partition starts over.
+    const continuous = memberId === this.#memberId && generationId === this.#generation + 1;
+    this.#memberId = memberId;
+    this.#generation = generationId ?? -1;
+    this.#assigned = assigned;
+    for (const [key, state] of this.#partitions) {
+      // A batch in progress finishes, but is not committed: the state is no longer current.
+      if (!continuous || !assigned.has(key)) this.#forget(key, state);
     }
-    if (state.next !== undefined && record.offset < state.next) return;
-    state.next = record.offset + 1n;
+    const fresh: PartitionState[] = [];
+    for (const a of assignments ?? []) {
+      for (const partition of a.partitions) {
+        const key = `${a.topic}:${partition}`;
+        if (this.#partitions.has(key)) continue;
+        const state: PartitionState = {
+          topic: a.topic,
+          partition,
+          queue: [],
+          leaderEpochs: [],
+          expected: undefined,
+          gapSince: undefined,
+          busy: false,
+          notBefore: 0,
+        };
+        this.#partitions.set(key, state);
+        fresh.push(state);
+      }
+    }
+    if (fresh.length > 0) void this.#learnStart(fresh);
+  }
+
+  /** Sets each new partition's expected offset: committed, else (or if deleted) the log start. */
+  async #learnStart(states: PartitionState[]): Promise<void> {
+    const byTopic = new Map<string, number[]>();
+    for (const s of states) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition]);
+    const current = () => states.filter((s) => this.#partitions.get(keyOf(s)) === s);
+    while (!this.#stopping.signal.aborted && current().length > 0) {
+      try {
+        const [committed, earliest] = await Promise.all([
+          this.#consumer.listCommittedOffsets({
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          }),
+          this.#consumer.listOffsets({
+            topics: [...byTopic.keys()],
+            partitions: Object.fromEntries(byTopic),
+            timestamp: ListOffsetTimestamps.EARLIEST,
+          }),
+        ]);
+        for (const state of current()) {
+          const start = earliest.get(state.topic)?.[state.partition] ?? 0n;
+          const done = committed.get(state.topic)?.[state.partition] ?? -1n;
+          state.expected = done > start ? done : start;
+        }
+        this.#alignAll();
+        return;
+      } catch (error) {
+        this.#options.onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  #receive(record: Received): void {
+    const state = this.#partitions.get(`${record.topic}:${record.partition}`);
+    // Not assigned to this member (a fetch answered after a rebalance), or its start not known.
+    if (state === undefined || state.expected === undefined) return;
+    // A refetch of what is already queued or handled.
+    if (record.offset < state.expected) return;
+    if (record.offset > state.expected) {
+      // The stream skipped records: never queue across the gap; point the stream back.
+      state.gapSince ??= Date.now();
+      this.#scheduleAlign();
+      return;
+    }
+    state.gapSince = undefined;
+    state.expected = record.offset + 1n;
     state.queue.push(toDelivered(record, this.#heraldTopic(record.topic)));
     state.leaderEpochs.push(record.leaderEpoch);
     this.#buffered++;
@@ -402,6 +502,94 @@ class KafkaPartitionConsumer implements Consumer {
       this.#stream?.pause();
     }
     this.#wake.emit('wake');
+  }
+
+  /**
+   * Aligns on the next tick: after the current response's records are all pushed (the stream
+   * sets its position per batch while pushing, which would undo an earlier rewind) and before
+   * the stream builds its next fetch (itself scheduled on a later tick).
+   */
+  #scheduleAlign(): void {
+    if (this.#alignScheduled) return;
+    this.#alignScheduled = true;
+    process.nextTick(() => {
+      this.#alignScheduled = false;
+      this.#alignAll();
+    });
+  }
+
+  /** Points the stream at each partition's expected offset, wherever it has got to. */
+  #alignAll(): void {
+    const stream = this.#stream;
+    if (stream === undefined || stream.destroyed) return;
+    // Records still in the stream's buffer have moved its position on legitimately.
+    const settled = stream.readableLength === 0;
+    for (const [key, state] of this.#partitions) {
+      if (state.expected === undefined) continue;
+      const position = stream.offsetsToFetch.get(key);
+      if (position === state.expected) continue;
+      if (!settled && state.gapSince === undefined) continue;
+      if (position !== undefined && position > state.expected) state.gapSince ??= Date.now();
+      stream.offsetsToFetch.set(key, state.expected);
+    }
+  }
+
+  /**
+   * The last resort for a gap that rewinding did not fill: records deleted by retention are
+   * given up on (reported); otherwise the stream is reopened, which starts a new fetch session
+   * from the committed offsets. Neither can skip a record that still exists.
+   */
+  #checkGaps(): void {
+    if (this.#healing || this.#stopping.signal.aborted) return;
+    this.#alignAll();
+    const now = Date.now();
+    const stuck = [...this.#partitions.values()].filter(
+      (s) => s.gapSince !== undefined && now - s.gapSince >= this.#gapHealTimeoutMs,
+    );
+    if (stuck.length === 0) return;
+    this.#healing = true;
+    this.#heal(stuck)
+      .catch((error: unknown) => this.#options.onError?.(error))
+      .finally(() => {
+        this.#healing = false;
+      });
+  }
+
+  async #heal(stuck: PartitionState[]): Promise<void> {
+    const byTopic = new Map<string, number[]>();
+    for (const s of stuck) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition]);
+    const earliest = await this.#consumer.listOffsets({
+      topics: [...byTopic.keys()],
+      partitions: Object.fromEntries(byTopic),
+      timestamp: ListOffsetTimestamps.EARLIEST,
+    });
+    let reopen = false;
+    for (const state of stuck) {
+      if (this.#partitions.get(keyOf(state)) !== state || state.expected === undefined) continue;
+      const start = earliest.get(state.topic)?.[state.partition] ?? 0n;
+      if (start > state.expected) {
+        this.#options.onError?.(
+          new Error(
+            `Kafka ${keyOf(state)}: offsets ${state.expected}..${start - 1n} were deleted (retention) before they were handled`,
+          ),
+        );
+        state.expected = start;
+        state.gapSince = undefined;
+      } else {
+        reopen = true;
+      }
+    }
+    if (!reopen || this.#stopping.signal.aborted) return;
+    const stale = this.#stream;
+    this.#options.onError?.(
+      new Error(
+        `Kafka consumer ${this.#options.consumerId}: ${stuck.map(keyOf).join(', ')} skipped records not fetched again within ${this.#gapHealTimeoutMs} ms; reopening the fetch stream`,
+      ),
+    );
+    // Open the new one first: the topics stay subscribed, so the group does not rebalance.
+    this.#stream = await this.#openStream();
+    for (const state of stuck) if (state.gapSince !== undefined) state.gapSince = Date.now();
+    await stale?.close().catch((error: unknown) => this.#options.onError?.(error));
   }
 
   #forget(key: string, state: PartitionState): void {
@@ -470,7 +658,9 @@ class KafkaPartitionConsumer implements Consumer {
       this.#options.onError?.(error);
       retryAfterMs = 500;
     }
-    const key = `${state.topic}:${state.partition}`;
+    const key = keyOf(state);
+    // Still assigned and not started over since: a lost (or lost and regained) partition's
+    // batch is not committed, its next owner starts from the committed offset.
     const owned = this.#assigned.has(key) && this.#partitions.get(key) === state;
     const last = batch[handled - 1];
     if (owned && last !== undefined) {
@@ -491,9 +681,8 @@ class KafkaPartitionConsumer implements Consumer {
       }
     }
     state.busy = false;
-    if (!owned) {
-      // Lost in a rebalance: the new owner starts from the committed offset.
-      if (this.#partitions.get(key) === state) this.#forget(key, state);
+    if (this.#partitions.get(key) !== state) {
+      // Forgotten while handling: nothing more to do for this state.
     } else if (handled < batch.length) {
       state.queue.unshift(...batch.slice(handled));
       state.leaderEpochs.unshift(...epochs.slice(handled));
@@ -504,6 +693,10 @@ class KafkaPartitionConsumer implements Consumer {
     }
     this.#wake.emit('wake');
   }
+}
+
+function keyOf(state: PartitionState): string {
+  return `${state.topic}:${state.partition}`;
 }
 
 /** The client's connection pool (a symbol-keyed field of @platformatic/kafka's clients). */
