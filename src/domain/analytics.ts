@@ -167,8 +167,8 @@ export interface FunnelEvent {
  * then each next step at or after the previous one and no later than `windowMs` after the
  * first. Events may come in any order: they are ordered by event time (a tie goes to the
  * earlier step). Every first-step event is tried as the start; the best start counts.
- * This is the funnel's definition: the SQL that computes it in the database
- * (analytics-sql.ts funnelReach) is tested against it.
+ * This is the funnel's definition: the single pass the analytics reader makes over the
+ * events it reads from the database (FunnelPass in analytics-reader.ts) is tested against it.
  */
 export function stepsReached(
   events: readonly FunnelEvent[],
