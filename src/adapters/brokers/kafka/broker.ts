@@ -587,7 +587,13 @@ class KafkaPartitionConsumer implements Consumer {
       ),
     );
     // Open the new one first: the topics stay subscribed, so the group does not rebalance.
-    this.#stream = await this.#openStream();
+    const fresh = await this.#openStream();
+    if (this.#stopping.signal.aborted) {
+      // stop() closed the stream it knew of; this one would be left running.
+      await fresh.close().catch(() => {});
+      return;
+    }
+    this.#stream = fresh;
     for (const state of stuck) if (state.gapSince !== undefined) state.gapSince = Date.now();
     await stale?.close().catch((error: unknown) => this.#options.onError?.(error));
   }
