@@ -128,6 +128,11 @@ async function listen(
     });
     await next.connect();
     await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    if (stopped) {
+      // Stopped while reconnecting: this connection would keep the process alive.
+      await next.end();
+      return;
+    }
     client = next;
     delay = RELISTEN_MS.first;
   };

@@ -46,3 +46,24 @@ test('a listener hears its own schema only: deployments sharing a database do no
   await eventually(() => (woken === 1 ? true : undefined));
   await unlisten();
 });
+
+test('a listening connection the server drops is reopened: the listener is woken, then hears notifications again', async (t) => {
+  const schema = uniqueSchema();
+  const applicationName = `herald-listen-test-${schema}`;
+  const db = await openPostgres({ url: POSTGRES_URL, schema, poolSize: 1, applicationName });
+  t.after(async () => {
+    await db.close();
+    await dropSchema(schema);
+  });
+  let woken = 0;
+  const unlisten = await db.listen('herald_test_channel', () => woken++);
+  await db.query(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+    [`${applicationName}-listen`],
+  );
+  // Notifications sent while it was down are lost: reconnecting wakes the listener once.
+  await eventually(() => (woken === 1 ? true : undefined), { message: 'the wake on reconnect' });
+  await db.query(NOTIFY, ['herald_test_channel']);
+  await eventually(() => (woken === 2 ? true : undefined), { message: 'a notification after it' });
+  await unlisten();
+});
