@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../observability/metrics.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem, problem } from './problem.ts';
-import { checkReadiness, type Probe } from './readiness.ts';
+import { checkReadiness, notReadyProblem, type Probe } from './readiness.ts';
 
 export interface OpsServerOptions {
   host: string;
@@ -85,10 +85,7 @@ async function answer(request: IncomingMessage, options: OpsServerOptions): Prom
   }
   if (path === '/health/ready') {
     const { ready, checks } = await checkReadiness(options.readiness);
-    if (ready) return json(200, { status: 'ready', checks });
-    const failing = Object.entries(checks).filter(([, outcome]) => outcome !== 'ok');
-    const detail = failing.map(([name, outcome]) => `${name}: ${outcome}`).join('; ');
-    return problemAnswer({ ...problem(503, 'not-ready', 'Not ready', detail), checks });
+    return ready ? json(200, { status: 'ready', checks }) : problemAnswer(notReadyProblem(checks));
   }
   const { registry } = options.metrics;
   return { status: 200, contentType: registry.contentType, body: await registry.metrics() };

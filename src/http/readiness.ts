@@ -5,6 +5,7 @@
  */
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
+import { type Problem, problem } from './problem.ts';
 
 /** Resolves (or returns) when the dependency is usable; throws or rejects when it is not. */
 export type Probe = () => unknown;
@@ -15,6 +16,13 @@ export interface Readiness {
   checks: Record<string, string>;
 }
 
+/**
+ * How long a probe may take before it counts as unavailable, ms. Below the 3 s the manifests
+ * give the kubelet's probe: a database that hangs instead of refusing (a full pool, a network
+ * partition) reports not ready in an answer instead of a probe timeout with no reason.
+ */
+export const PROBE_TIMEOUT_MS = 2000;
+
 /** The dependencies every role needs: the database and the broker. */
 export function dependencyProbes(
   db: Pick<Database, 'query'>,
@@ -23,10 +31,15 @@ export function dependencyProbes(
   return { database: () => db.query('SELECT 1'), broker: () => broker.ping() };
 }
 
-/** Runs the probes concurrently; ready when every one of them succeeded. */
-export async function checkReadiness(probes: Record<string, Probe>): Promise<Readiness> {
+/** Runs the probes concurrently; ready when every one of them succeeded in time. */
+export async function checkReadiness(
+  probes: Record<string, Probe>,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<Readiness> {
   const outcomes = await Promise.all(
-    Object.entries(probes).map(async ([name, probe]) => [name, await outcomeOf(probe)] as const),
+    Object.entries(probes).map(
+      async ([name, probe]) => [name, await outcomeOf(probe, timeoutMs)] as const,
+    ),
   );
   return {
     ready: outcomes.every(([, outcome]) => outcome === 'ok'),
@@ -34,11 +47,24 @@ export async function checkReadiness(probes: Record<string, Probe>): Promise<Rea
   };
 }
 
-async function outcomeOf(probe: Probe): Promise<string> {
+/** The 503 answer of a process that is not ready: a problem naming the failing checks. */
+export function notReadyProblem(checks: Record<string, string>): Problem {
+  const failing = Object.entries(checks).filter(([, outcome]) => outcome !== 'ok');
+  const detail = failing.map(([name, outcome]) => `${name}: ${outcome}`).join('; ');
+  return { ...problem(503, 'not-ready', 'Not ready', detail), checks };
+}
+
+async function outcomeOf(probe: Probe, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
   try {
-    await probe();
+    await Promise.race([Promise.resolve().then(probe), timedOut]);
     return 'ok';
   } catch (error) {
     return `unavailable: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    clearTimeout(timer);
   }
 }

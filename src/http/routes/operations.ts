@@ -3,7 +3,8 @@ import type { Metrics } from '../../observability/metrics.ts';
 import type { Broker } from '../../ports/broker.ts';
 import type { Database } from '../../ports/database.ts';
 import type { EventStore, StoreCounts } from '../../ports/event-store.ts';
-import { checkReadiness, dependencyProbes } from '../readiness.ts';
+import { sendProblem } from '../problem.ts';
+import { checkReadiness, dependencyProbes, notReadyProblem } from '../readiness.ts';
 
 export interface OperationsOptions {
   db: Database;
@@ -34,7 +35,8 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     { schema: { summary: 'Readiness: database and broker reachable', tags: ['operations'] } },
     async (_request, reply) => {
       const { ready, checks } = await checkReadiness(dependencyProbes(db, broker));
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+      if (!ready) return sendProblem(reply, notReadyProblem(checks));
+      return { status: 'ready', checks };
     },
   );
 
