@@ -53,6 +53,7 @@ export interface Config {
   llmBreakerFailures: number;
   llmBreakerCooldownMs: number;
   agentsReenrichIntervalMs: number;
+  analyticsSealIntervalMs: number;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
   usersOpenRegistration: boolean;
@@ -520,6 +521,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     default: 60000,
     parse: integer(0, 86400000),
     description: 'how often fallback answers are sent to the LLM again; 0 = never',
+  },
+  analyticsSealIntervalMs: {
+    key: 'analyticsSealIntervalMs',
+    env: 'ANALYTICS_SEAL_INTERVAL_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description:
+      'how often a worker packs closed hours for fast funnels (back to back while behind); 0 = never',
   },
   ...userAndNotificationSettings(),
 };

@@ -10,12 +10,14 @@ import { PostgresAgentStore } from './adapters/store/postgres/agent-store.ts';
 import { PostgresAnalyticsReader } from './adapters/store/postgres/analytics-reader.ts';
 import { PostgresApiKeyStore } from './adapters/store/postgres/api-key-store.ts';
 import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
+import { PostgresFunnelSealer, WORKER_SEALING } from './adapters/store/postgres/funnel-sealer.ts';
 import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
 import { PostgresOutboxStore } from './adapters/store/postgres/outbox.ts';
 import { PostgresUserStore } from './adapters/store/postgres/users.ts';
 import { AGENT_GROUP, type AgentRunner } from './app/agents/runner.ts';
 import { AnalyticsService } from './app/analytics.ts';
 import { ApiKeyService } from './app/api-keys.ts';
+import { FunnelSealing } from './app/funnel-sealing.ts';
 import { IngestService } from './app/ingest.ts';
 import { NOTIFICATION_GROUP, type NotificationService } from './app/notifications/service.ts';
 import { OutboxRelay } from './app/outbox-relay.ts';
@@ -60,6 +62,8 @@ export interface RunningPlatform {
   users: UserService | undefined;
   /** Publishes the user events outbox on the broker (API role). */
   outboxRelay: OutboxRelay | undefined;
+  /** Packs closed hours for fast funnels (worker role, ANALYTICS_SEAL_INTERVAL_MS > 0). */
+  funnelSealing: FunnelSealing | undefined;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
@@ -193,6 +197,13 @@ export async function startPlatform(
         ? await startNotifications(config, db, broker, metrics, logger)
         : undefined;
     consumers = 'running';
+    const funnelSealing =
+      roles.worker && config.analyticsSealIntervalMs > 0
+        ? new FunnelSealing(new PostgresFunnelSealer(db, WORKER_SEALING), logger, {
+            intervalMs: config.analyticsSealIntervalMs,
+            hoursPerRound: WORKER_SEALING.hoursPerRound,
+          })
+        : undefined;
 
     let server: FastifyInstance | undefined;
     let ingest: IngestService | undefined;
@@ -250,6 +261,8 @@ export async function startPlatform(
       // Started once nothing can fail the start any more; its first pass sends what is waiting.
       outboxRelay?.start();
     }
+    // Like the relay, started once nothing can fail the start any more.
+    funnelSealing?.start();
 
     let stopped: Promise<void> | undefined;
     const stop = () => {
@@ -262,6 +275,7 @@ export async function startPlatform(
         clearInterval(sweeper);
         await ingest?.drained();
         await outboxRelay?.stop();
+        await funnelSealing?.stop();
         await agents?.stop();
         await notifications?.stop();
         await worker?.stop();
@@ -282,6 +296,7 @@ export async function startPlatform(
       notifications,
       users,
       outboxRelay,
+      funnelSealing,
       url,
       opsUrl: ops?.url,
       stop,

@@ -97,3 +97,16 @@ export interface AnalyticsReader {
   throughput(since: number): Promise<Map<number, number>>;
   failures(since: number): Promise<FailureCounts>;
 }
+
+/**
+ * Packs closed hours' events of each type so that funnels read an hour as one row instead of
+ * event by event (sealed segments). Sealing changes no answer, only how fast funnels get it:
+ * a segment that no longer holds every event of its hour is not read.
+ */
+export interface FunnelSealer {
+  /**
+   * Seals up to one round's worth of closed hours whose segment is missing or stale; resolves
+   * to how many it sealed (0 when there is none, or another process is sealing).
+   */
+  sealRound(): Promise<number>;
+}

@@ -328,8 +328,9 @@ export async function analyticsRoutes(
         description:
           'A user enters with a first-step event in [from, to) and reaches each next step by ' +
           'an event of that type at or after the previous step and within `window` seconds of ' +
-          'the entry, by event time (events may arrive in any order). Reads raw events: the ' +
-          'range may span at most 31 days. Default range: the last 7 days.',
+          'the entry, by event time (events may arrive in any order). Reads the persisted events ' +
+          '(closed hours packed by the workers, the rest event by event), so it is exact at ' +
+          'once; the range may span at most 31 days. Default range: the last 7 days.',
         tags: TAGS,
         querystring: {
           type: 'object',

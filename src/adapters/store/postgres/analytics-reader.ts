@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { Cover, Interval, TimeRange } from '../../../domain/analytics.ts';
 import type {
   AgentAnswerRow,
@@ -85,11 +86,32 @@ interface PackedEvents {
   times: Uint8Array | null;
 }
 
-/** Events of one step: user ids, and times in microseconds after the funnel's `from`. */
+/** funnelStepEventsNumbered's row: events of numbered users and of the others apart. */
+interface PackedNumberedEvents {
+  users: Uint8Array | null;
+  times: Uint8Array | null;
+  numbers: Uint8Array | null;
+  numbered_times: Uint8Array | null;
+}
+
+/** A sealed segment (funnelSegments' row): its arrays in base64. */
+interface SegmentRow {
+  event_type: string;
+  hour: Timestamp;
+  users: string;
+  times: string;
+}
+
+/**
+ * Events of one step: who (a user id, or the number the sealer gave the user: each user is
+ * one or the other within a funnel) and when, in microseconds after the funnel's `from`.
+ */
 interface StepEvents {
-  users: string[];
+  users: ArrayLike<string | number>;
   times: Float64Array;
 }
+
+const NO_EVENTS: StepEvents = { users: [], times: new Float64Array() };
 
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 UTC). */
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000;
@@ -98,22 +120,74 @@ const toPostgresMicros = (ms: number): number => ms * 1000 - POSTGRES_EPOCH_MICR
 
 const utf8 = new TextDecoder();
 
+const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** timestamptz_send values, back to back, as microseconds after `base`. */
+function unpackTimes(bytes: Uint8Array, base: number): Float64Array {
+  const data = view(bytes);
+  const times = new Float64Array(bytes.byteLength / 8);
+  for (let i = 0; i < times.length; i += 1) {
+    // int64 as two halves: exact while below 2^53 microseconds (about 285 years).
+    times[i] = data.getInt32(i * 8) * 2 ** 32 + data.getUint32(i * 8 + 4) - base;
+  }
+  return times;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Base64 of big-endian int4s (a segment's arrays) → the int4s. */
+function int32s(base64: string): Int32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  // Swapping in place and viewing the bytes as an Int32Array beats a DataView per value.
+  if (LITTLE_ENDIAN) bytes.swap32();
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
+  return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+}
+
+/**
+ * A segment's times (microseconds after its hour less 2^31) as microseconds after `base`;
+ * `hour` is the segment's hour in PostgreSQL microseconds.
+ */
+function segmentTimes(times: Int32Array, hour: number, base: number): Float64Array {
+  const after = new Float64Array(times.length);
+  const offset = hour + 2 ** 31 - base;
+  for (let i = 0; i < times.length; i += 1) after[i] = (times[i] as number) + offset;
+  return after;
+}
+
+/** int4send values, back to back. */
+function unpackNumbers(bytes: Uint8Array): Int32Array {
+  const data = view(bytes);
+  const numbers = new Int32Array(bytes.byteLength / 4);
+  for (let i = 0; i < numbers.length; i += 1) numbers[i] = data.getInt32(i * 4);
+  return numbers;
+}
+
 /**
  * Unpacks funnelStepEvents' strings; times become microseconds after `base`. Undefined when
  * the users do not split into one per time (a user id holding the separator).
  */
 function unpack(row: PackedEvents | undefined, base: number): StepEvents | undefined {
-  if (row?.users == null || row.times == null) return { users: [], times: new Float64Array() };
+  if (row?.users == null || row.times == null) return NO_EVENTS;
   const users =
     typeof row.users === 'string' ? row.users.split('\u0001') : utf8.decode(row.users).split('\0');
-  const bytes = new DataView(row.times.buffer, row.times.byteOffset, row.times.byteLength);
-  if (users.length * 8 !== bytes.byteLength) return undefined;
-  const times = new Float64Array(users.length);
-  for (let i = 0; i < times.length; i += 1) {
-    // int64 as two halves: exact while below 2^53 microseconds (about 285 years).
-    times[i] = bytes.getInt32(i * 8) * 2 ** 32 + bytes.getUint32(i * 8 + 4) - base;
+  if (users.length * 8 !== row.times.byteLength) return undefined;
+  return { users, times: unpackTimes(row.times, base) };
+}
+
+/** Unpacks funnelStepEventsNumbered's row: the unnumbered users' events, then the numbered. */
+function unpackNumbered(row: PackedNumberedEvents | undefined, base: number): StepEvents[] {
+  const events: StepEvents[] = [];
+  if (row?.users != null && row.times != null) {
+    events.push({ users: utf8.decode(row.users).split('\0'), times: unpackTimes(row.times, base) });
   }
-  return { users, times };
+  if (row?.numbers != null && row.numbered_times != null) {
+    events.push({
+      users: unpackNumbers(row.numbers),
+      times: unpackTimes(row.numbered_times, base),
+    });
+  }
+  return events;
 }
 
 /**
@@ -137,6 +211,40 @@ function funnelSlices(range: TimeRange): TimeRange[] {
     slices.push({ from, to: Math.min(range.to, from + FUNNEL_SLICE_MS) });
   }
   return slices;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Where one step's events come from: sealed hours, and slices of the rest to read. */
+interface StepPlan {
+  sealed: StepEvents[];
+  unsealed: TimeRange[];
+}
+
+/** The sealed hours wholly inside `range`, and the rest of it in slices to read raw. */
+function planStep(
+  range: TimeRange,
+  sealedHours: ReadonlyMap<number, StepEvents> | undefined,
+): StepPlan {
+  const sealed: StepEvents[] = [];
+  const rest: TimeRange[] = [];
+  let at = range.from;
+  const upTo = (to: number) => {
+    if (to > at) rest.push({ from: at, to });
+  };
+  for (
+    let hour = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+    hour + HOUR_MS <= range.to;
+    hour += HOUR_MS
+  ) {
+    const events = sealedHours?.get(hour);
+    if (events === undefined) continue;
+    upTo(hour);
+    sealed.push(events);
+    at = hour + HOUR_MS;
+  }
+  upTo(range.to);
+  return { sealed, unsealed: rest.flatMap(funnelSlices) };
 }
 
 /** Longest stretch a funnel's pass runs without letting other work in, ms. */
@@ -187,6 +295,49 @@ class KeptEvents {
 }
 
 /**
+ * Dense indexes (0, 1, 2 …) for a funnel's users: a user the sealer numbered is found through
+ * a typed array indexed by that number (a Map lookup per event was the funnel's largest cost
+ * after sealing); a user id, or a number too large for the array, through a Map.
+ */
+class UserIndex {
+  /** Numbers below this go in the array (4 bytes each: 16 MiB at most). */
+  static readonly ARRAY_LIMIT = 1 << 22;
+  /** Index + 1 by user number; 0 for none. */
+  #byNumber = new Int32Array(1024);
+  readonly #byKey = new Map<string | number, number>();
+  size = 0;
+
+  /** The user's index, given one if new. */
+  add(user: string | number): number {
+    const found = this.find(user);
+    if (found >= 0) return found;
+    const index = this.size;
+    this.size += 1;
+    if (typeof user === 'number' && user >= 0 && user < UserIndex.ARRAY_LIMIT) {
+      if (user >= this.#byNumber.length) {
+        const grown = new Int32Array(
+          Math.min(UserIndex.ARRAY_LIMIT, Math.max(user + 1, this.#byNumber.length * 2)),
+        );
+        grown.set(this.#byNumber);
+        this.#byNumber = grown;
+      }
+      this.#byNumber[user] = index + 1;
+    } else {
+      this.#byKey.set(user, index);
+    }
+    return index;
+  }
+
+  /** The user's index, or -1. */
+  find(user: string | number): number {
+    if (typeof user === 'number' && user >= 0 && user < UserIndex.ARRAY_LIMIT) {
+      return user < this.#byNumber.length ? (this.#byNumber[user] as number) - 1 : -1;
+    }
+    return this.#byKey.get(user) ?? -1;
+  }
+}
+
+/**
  * How many users completed exactly n steps (n ≥ 1), as stepsReached defines it, in one pass
  * over each user's events in time order instead of one chain per entry: `latest[k]` is the
  * latest entry time among chains that have completed k steps so far. A step-k event within
@@ -197,8 +348,9 @@ class KeptEvents {
  * the events that may count are kept. Times are microseconds after `from`.
  */
 export class FunnelPass {
-  readonly #userNumbers = new Map<string, number>();
-  /** Per user number: whether any later step's event was kept. */
+  /** Each entering user's index (users are ids, or the sealer's numbers for them). */
+  readonly #userIndex = new UserIndex();
+  /** Per user index: whether any later step's event was kept. */
   readonly #hasLaterStep: boolean[] = [];
   readonly #kept = new KeptEvents();
   #laterStepsStarted = false;
@@ -206,13 +358,8 @@ export class FunnelPass {
   addEntries({ users, times }: StepEvents): void {
     if (this.#laterStepsStarted) throw new Error('every entry comes before later steps');
     for (let i = 0; i < users.length; i += 1) {
-      const id = users[i] as string;
-      let user = this.#userNumbers.get(id);
-      if (user === undefined) {
-        user = this.#userNumbers.size;
-        this.#userNumbers.set(id, user);
-        this.#hasLaterStep.push(false);
-      }
+      const user = this.#userIndex.add(users[i] as string | number);
+      if (user === this.#hasLaterStep.length) this.#hasLaterStep.push(false);
       this.#kept.push(user, (times[i] as number) * STEP_SLOTS);
     }
   }
@@ -220,8 +367,8 @@ export class FunnelPass {
   addStep(step: number, { users, times }: StepEvents): void {
     this.#laterStepsStarted = true;
     for (let i = 0; i < users.length; i += 1) {
-      const user = this.#userNumbers.get(users[i] as string);
-      if (user === undefined) continue;
+      const user = this.#userIndex.find(users[i] as string | number);
+      if (user < 0) continue;
       this.#kept.push(user, (times[i] as number) * STEP_SLOTS + step);
       this.#hasLaterStep[user] = true;
     }
@@ -234,7 +381,7 @@ export class FunnelPass {
    */
   async usersByReach(stepCount: number, windowMicros: number): Promise<Map<number, number>> {
     const pause = pauser(PAUSE_EVERY_MS);
-    const userCount = this.#userNumbers.size;
+    const userCount = this.#userIndex.size;
     // Each user's keys side by side in one array (user u's at [first[u], first[u + 1])).
     const first = new Int32Array(userCount + 1);
     for (const [owners] of this.#kept.chunks()) {
@@ -449,9 +596,10 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
   }
 
   /**
-   * Each step's events come from index-only range scans, a slice of time at a time (the
-   * steps' and slices' scans run side by side on a pool); the funnel itself is one pass over
-   * them here (FunnelPass), fed entries first.
+   * Each step's events come from the sealed segments of the whole hours in its range that are
+   * current (one query for every step) and, for the rest, from index-only range scans a slice
+   * of time at a time (the steps' and slices' scans run side by side on a pool); the funnel
+   * itself is one pass over them here (FunnelPass), fed entries first.
    */
   async funnel(steps: readonly string[], entry: TimeRange, windowMs: number) {
     if (steps.length > STEP_SLOTS) throw new RangeError(`a funnel has at most ${STEP_SLOTS} steps`);
@@ -461,24 +609,68 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     const [first, ...later] = steps;
     if (first === undefined) return new Map<number, number>();
     const base = toPostgresMicros(entry.from);
-    const pass = new FunnelPass();
-    // Each slice is added as it comes (one slice at a time on the event loop).
-    const entriesRead = Promise.all(
-      funnelSlices(entry).map(async (slice) =>
-        pass.addEntries(await this.#stepEvents(first, slice, base)),
-      ),
-    );
     // A later step lies at most the window after an entry before `to` (read to the next whole
     // millisecond: FunnelPass applies the window exactly).
     const laterRange = { from: entry.from, to: entry.to + Math.ceil(windowMs) };
-    const laterRead = later.flatMap((type, i) =>
-      funnelSlices(laterRange).map(async (slice) => {
-        const [events] = await Promise.all([this.#stepEvents(type, slice, base), entriesRead]);
-        pass.addStep(i + 1, events);
+    // Segments first: a user in one has a number by then, so raw reads after it agree on who
+    // is who. Without any, users are ids throughout (the cheaper raw read).
+    const sealed = await this.#segments([...new Set(steps)], laterRange, base);
+    const read =
+      sealed.size > 0
+        ? (type: string, range: TimeRange) => this.#numberedStepEvents(type, range, base)
+        : async (type: string, range: TimeRange) => [await this.#stepEvents(type, range, base)];
+    const plans = steps.map((type, step) =>
+      planStep(step === 0 ? entry : laterRange, sealed.get(type)),
+    );
+    const pass = new FunnelPass();
+    const [entryPlan, ...laterPlans] = plans as [StepPlan, ...StepPlan[]];
+    for (const events of entryPlan.sealed) pass.addEntries(events);
+    // Each slice is added as it comes (one slice at a time on the event loop).
+    const entriesRead = Promise.all(
+      entryPlan.unsealed.map(async (slice) => {
+        for (const events of await read(first, slice)) pass.addEntries(events);
       }),
     );
+    const laterRead = later.flatMap((type, i) => {
+      const plan = laterPlans[i] as StepPlan;
+      return [
+        entriesRead.then(() => {
+          for (const events of plan.sealed) pass.addStep(i + 1, events);
+        }),
+        ...plan.unsealed.map(async (slice) => {
+          const [events] = await Promise.all([read(type, slice), entriesRead]);
+          for (const piece of events) pass.addStep(i + 1, piece);
+        }),
+      ];
+    });
     await Promise.all([entriesRead, ...laterRead]);
     return await pass.usersByReach(steps.length, windowMs * 1000);
+  }
+
+  /** The current sealed segments of `types` within `range`: type → hour → events. */
+  async #segments(
+    types: string[],
+    range: TimeRange,
+    base: number,
+  ): Promise<Map<string, Map<number, StepEvents>>> {
+    const hours = { from: Math.ceil(range.from / HOUR_MS) * HOUR_MS, to: range.to };
+    const byType = new Map<string, Map<number, StepEvents>>();
+    if (hours.to - hours.from < HOUR_MS) return byType;
+    const rows = await this.#db.query<SegmentRow>(sql.funnelSegments, [
+      types,
+      iso(hours.from),
+      iso(hours.to),
+    ]);
+    for (const row of rows) {
+      const ofType = byType.get(row.event_type) ?? new Map<number, StepEvents>();
+      byType.set(row.event_type, ofType);
+      const hour = ms(row.hour);
+      ofType.set(hour, {
+        users: int32s(row.users),
+        times: segmentTimes(int32s(row.times), toPostgresMicros(hour), base),
+      });
+    }
+    return byType;
   }
 
   /** One step's events in [range.from, range.to), times in microseconds after `base`. */
@@ -491,6 +683,13 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     const unambiguous = unpack(safe, base);
     if (unambiguous === undefined) throw new Error(`funnel step ${type} did not unpack`);
     return unambiguous;
+  }
+
+  /** #stepEvents with numbered users as their numbers (beside sealed segments). */
+  async #numberedStepEvents(type: string, range: TimeRange, base: number): Promise<StepEvents[]> {
+    const params = [type, iso(range.from), iso(range.to)];
+    const [row] = await this.#db.query<PackedNumberedEvents>(sql.funnelStepEventsNumbered, params);
+    return unpackNumbered(row, base);
   }
 
   async totals(): Promise<TotalsRow[]> {

@@ -241,6 +241,98 @@ export const funnelStepEventsNulSeparated = `
   FROM processed_events
   WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3 AND user_id IS NOT NULL`;
 
+/**
+ * funnelStepEvents beside sealed segments (migration 007): users the sealer has numbered come
+ * as `numbers` (int4, big-endian) with `numbered_times`, the others as NUL-separated UTF-8
+ * `users` with `times`, so that a user is the same key in raw events and in segments. Read
+ * after the segments: a user in a segment already had a number then, so it has one here too.
+ */
+export const funnelStepEventsNumbered = `
+  SELECT string_agg(textsend(e.user_id), '\\x00'::bytea) FILTER (WHERE u.num IS NULL) AS users,
+    string_agg(timestamptz_send(e.occurred_at), ''::bytea) FILTER (WHERE u.num IS NULL) AS times,
+    string_agg(int4send(u.num), ''::bytea) FILTER (WHERE u.num IS NOT NULL) AS numbers,
+    string_agg(timestamptz_send(e.occurred_at), ''::bytea)
+      FILTER (WHERE u.num IS NOT NULL) AS numbered_times
+  FROM processed_events e LEFT JOIN analytics_user_numbers u ON u.user_id = e.user_id
+  WHERE e.event_type = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3
+    AND e.user_id IS NOT NULL`;
+
+/**
+ * The sealed segments of types $1 in hours [$2, $3) that still hold every event of their hour
+ * (their count equals the hour rollup's). The arrays come as base64, not as bytea's hex text:
+ * two thirds of the characters to send and decode.
+ */
+export const funnelSegments = `
+  SELECT s.event_type, s.hour, encode(s.users, 'base64') AS users,
+    encode(s.times, 'base64') AS times
+  FROM analytics_funnel_segments s
+  WHERE s.event_type = ANY($1::text[]) AND s.hour >= $2 AND s.hour < $3
+    AND s.n = (SELECT sum(c.n) FROM analytics_counts c
+               WHERE c.grain = 'hour' AND c.bucket = s.hour AND c.event_type = s.event_type)`;
+
+/**
+ * Closed hours (before the current one) of an event type with at least $1 events whose
+ * segment is missing, or stale and sealed more than $3 ms ago (an hour that keeps receiving
+ * late events is not packed again and again), newest first, at most $2.
+ */
+export const unsealedHours = `
+  SELECT c.event_type, c.bucket AS hour
+  FROM (
+    SELECT event_type, bucket, sum(n) AS n FROM analytics_counts
+    WHERE grain = 'hour' AND bucket < date_trunc('hour', now(), 'UTC')
+    GROUP BY 1, 2 HAVING sum(n) >= $1
+  ) c
+  LEFT JOIN analytics_funnel_segments s ON s.event_type = c.event_type AND s.hour = c.bucket
+  WHERE s.n IS NULL
+    OR (s.n <> c.n AND s.sealed_at < now() - $3::int * interval '1 millisecond')
+  ORDER BY c.bucket DESC, c.event_type
+  LIMIT $2`;
+
+/**
+ * Seals hours $2 of types $1 (pairwise): numbers the users not numbered yet, then packs each
+ * hour's events into its segment, in one statement (one snapshot: the users it numbers are
+ * the users it packs). A user it could not number (another sealer numbered them after this
+ * snapshot) makes the segment stale from the start (n = -1) rather than short of an event.
+ */
+export const sealHours = `
+  WITH pair AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS p(event_type, hour)),
+  ev AS (
+    SELECT pair.event_type, pair.hour, e.user_id, e.occurred_at
+    FROM pair JOIN processed_events e ON e.event_type = pair.event_type
+      AND e.occurred_at >= pair.hour AND e.occurred_at < pair.hour + interval '1 hour'),
+  fresh AS (
+    INSERT INTO analytics_user_numbers (user_id)
+    SELECT DISTINCT ev.user_id FROM ev
+    WHERE ev.user_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM analytics_user_numbers u WHERE u.user_id = ev.user_id)
+    ORDER BY 1
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, num),
+  numbered AS (
+    SELECT ev.event_type, ev.hour, ev.user_id, ev.occurred_at, coalesce(u.num, f.num) AS num,
+      -- Microseconds after the UTC hour, in float8 (exact: below 2^52), not numeric: a third
+      -- of the cost of extract(epoch ...) on every event sealed.
+      (date_part('minute', ev.occurred_at AT TIME ZONE 'UTC') * 60000000
+        + date_part('microseconds', ev.occurred_at AT TIME ZONE 'UTC'))::bigint AS micros_in_hour
+    FROM ev
+    LEFT JOIN analytics_user_numbers u ON u.user_id = ev.user_id
+    LEFT JOIN fresh f ON f.user_id = ev.user_id),
+  packed AS (
+    SELECT pair.event_type, pair.hour,
+      CASE WHEN count(x.user_id) FILTER (WHERE x.num IS NULL) > 0 THEN -1
+           ELSE count(x.occurred_at) END AS n,
+      coalesce(string_agg(int4send(x.num), ''::bytea) FILTER (WHERE x.num IS NOT NULL),
+               ''::bytea) AS users,
+      coalesce(string_agg(int4send((x.micros_in_hour - 2147483648)::int), ''::bytea)
+                 FILTER (WHERE x.num IS NOT NULL), ''::bytea) AS times
+    FROM pair LEFT JOIN numbered x ON x.event_type = pair.event_type AND x.hour = pair.hour
+    GROUP BY 1, 2)
+  INSERT INTO analytics_funnel_segments AS s (event_type, hour, n, users, times)
+  SELECT event_type, hour, n, users, times FROM packed ORDER BY 1, 2
+  ON CONFLICT (event_type, hour) DO UPDATE
+    SET n = EXCLUDED.n, users = EXCLUDED.users, times = EXCLUDED.times, sealed_at = now()
+  RETURNING s.event_type`;
+
 /** Processed events by topic and type since the beginning (from the day rollup). */
 export const totals = `
   SELECT topic, event_type, sum(n)::bigint AS n, min(bucket) AS first_day, max(bucket) AS last_day
