@@ -10,7 +10,7 @@ import type {
   TotalsRow,
   UserSummary,
 } from '../../../ports/analytics.ts';
-import type { SqlExecutor } from '../../../ports/database.ts';
+import type { Database, SqlExecutor } from '../../../ports/database.ts';
 import * as sql from './analytics-sql.ts';
 
 type Timestamp = Date | string;
@@ -451,14 +451,106 @@ function furthestStep(keys: Float64Array, latest: Float64Array, windowMicros: nu
   return reached;
 }
 
+/** The current sealed segments of `types` within `range`: type → hour → events. */
+async function segments(
+  db: SqlExecutor,
+  types: string[],
+  range: TimeRange,
+  base: number,
+): Promise<Map<string, Map<number, StepEvents>>> {
+  const hours = { from: Math.ceil(range.from / HOUR_MS) * HOUR_MS, to: range.to };
+  const byType = new Map<string, Map<number, StepEvents>>();
+  if (hours.to - hours.from < HOUR_MS) return byType;
+  const rows = await db.query<SegmentRow>(sql.funnelSegments, [
+    types,
+    iso(hours.from),
+    iso(hours.to),
+  ]);
+  for (const row of rows) {
+    const ofType = byType.get(row.event_type) ?? new Map<number, StepEvents>();
+    byType.set(row.event_type, ofType);
+    const hour = ms(row.hour);
+    ofType.set(hour, {
+      users: int32s(row.users),
+      times: segmentTimes(int32s(row.times), toPostgresMicros(hour), base),
+    });
+  }
+  return byType;
+}
+
+/** One step's events in [range.from, range.to), times in microseconds after `base`. */
+async function stepEvents(
+  db: SqlExecutor,
+  type: string,
+  range: TimeRange,
+  base: number,
+): Promise<StepEvents> {
+  const params = [type, iso(range.from), iso(range.to)];
+  const [row] = await db.query<PackedEvents>(sql.funnelStepEvents, params);
+  const events = unpack(row, base);
+  if (events !== undefined) return events;
+  const [safe] = await db.query<PackedEvents>(sql.funnelStepEventsNulSeparated, params);
+  const unambiguous = unpack(safe, base);
+  if (unambiguous === undefined) throw new Error(`funnel step ${type} did not unpack`);
+  return unambiguous;
+}
+
+/** stepEvents with numbered users as their numbers (beside sealed segments). */
+async function numberedStepEvents(
+  db: SqlExecutor,
+  type: string,
+  range: TimeRange,
+  base: number,
+): Promise<StepEvents[]> {
+  const params = [type, iso(range.from), iso(range.to)];
+  const [row] = await db.query<PackedNumberedEvents>(sql.funnelStepEventsNumbered, params);
+  return unpackNumbered(row, base);
+}
+
+/**
+ * Feeds `pass` each step's events: its sealed hours, and `read` for the rest of its range
+ * (entries over `ranges.entry`, later steps over `ranges.later`), entries first, each piece
+ * added as it comes.
+ */
+async function feed(
+  pass: FunnelPass,
+  steps: readonly string[],
+  ranges: { entry: TimeRange; later: TimeRange },
+  sealed: ReadonlyMap<string, ReadonlyMap<number, StepEvents>>,
+  read: (type: string, range: TimeRange) => Promise<StepEvents[]>,
+): Promise<void> {
+  const [first, ...later] = steps;
+  if (first === undefined) return;
+  const entryPlan = planStep(ranges.entry, sealed.get(first));
+  for (const events of entryPlan.sealed) pass.addEntries(events);
+  const entriesRead = Promise.all(
+    entryPlan.unsealed.map(async (slice) => {
+      for (const events of await read(first, slice)) pass.addEntries(events);
+    }),
+  );
+  const laterRead = later.flatMap((type, i) => {
+    const plan = planStep(ranges.later, sealed.get(type));
+    return [
+      entriesRead.then(() => {
+        for (const events of plan.sealed) pass.addStep(i + 1, events);
+      }),
+      ...plan.unsealed.map(async (slice) => {
+        const [events] = await Promise.all([read(type, slice), entriesRead]);
+        for (const piece of events) pass.addStep(i + 1, piece);
+      }),
+    ];
+  });
+  await Promise.all([entriesRead, ...laterRead]);
+}
+
 /**
  * The analytics reads on PostgreSQL (server or PGlite): the rollups of migration 002, and the
  * persisted events where a summary is per user.
  */
 export class PostgresAnalyticsReader implements AnalyticsReader {
-  readonly #db: SqlExecutor;
+  readonly #db: Pick<Database, 'query' | 'transaction'>;
 
-  constructor(db: SqlExecutor) {
+  constructor(db: Pick<Database, 'query' | 'transaction'>) {
     this.#db = db;
   }
 
@@ -598,98 +690,37 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
   /**
    * Each step's events come from the sealed segments of the whole hours in its range that are
    * current (one query for every step) and, for the rest, from index-only range scans a slice
-   * of time at a time (the steps' and slices' scans run side by side on a pool); the funnel
-   * itself is one pass over them here (FunnelPass), fed entries first.
+   * of time at a time; the funnel itself is one pass over them here (FunnelPass), fed entries
+   * first. With segments, every read shares one snapshot: a user is a number in segments and
+   * raw reads, or an id in raw reads only, and a sealer numbering a user between two reads
+   * would otherwise make them two users. Without, the raw reads run side by side on the pool.
    */
   async funnel(steps: readonly string[], entry: TimeRange, windowMs: number) {
     if (steps.length > STEP_SLOTS) throw new RangeError(`a funnel has at most ${STEP_SLOTS} steps`);
     if ((entry.to - entry.from + windowMs) * 1000 * STEP_SLOTS > Number.MAX_SAFE_INTEGER) {
       throw new RangeError('funnel range and window too long to order events exactly');
     }
-    const [first, ...later] = steps;
-    if (first === undefined) return new Map<number, number>();
+    if (steps.length === 0) return new Map<number, number>();
     const base = toPostgresMicros(entry.from);
     // A later step lies at most the window after an entry before `to` (read to the next whole
     // millisecond: FunnelPass applies the window exactly).
-    const laterRange = { from: entry.from, to: entry.to + Math.ceil(windowMs) };
-    // Segments first: a user in one has a number by then, so raw reads after it agree on who
-    // is who. Without any, users are ids throughout (the cheaper raw read).
-    const sealed = await this.#segments([...new Set(steps)], laterRange, base);
-    const read =
-      sealed.size > 0
-        ? (type: string, range: TimeRange) => this.#numberedStepEvents(type, range, base)
-        : async (type: string, range: TimeRange) => [await this.#stepEvents(type, range, base)];
-    const plans = steps.map((type, step) =>
-      planStep(step === 0 ? entry : laterRange, sealed.get(type)),
-    );
+    const ranges = { entry, later: { from: entry.from, to: entry.to + Math.ceil(windowMs) } };
     const pass = new FunnelPass();
-    const [entryPlan, ...laterPlans] = plans as [StepPlan, ...StepPlan[]];
-    for (const events of entryPlan.sealed) pass.addEntries(events);
-    // Each slice is added as it comes (one slice at a time on the event loop).
-    const entriesRead = Promise.all(
-      entryPlan.unsealed.map(async (slice) => {
-        for (const events of await read(first, slice)) pass.addEntries(events);
-      }),
-    );
-    const laterRead = later.flatMap((type, i) => {
-      const plan = laterPlans[i] as StepPlan;
-      return [
-        entriesRead.then(() => {
-          for (const events of plan.sealed) pass.addStep(i + 1, events);
-        }),
-        ...plan.unsealed.map(async (slice) => {
-          const [events] = await Promise.all([read(type, slice), entriesRead]);
-          for (const piece of events) pass.addStep(i + 1, piece);
-        }),
-      ];
+    const fedFromSegments = await this.#db.transaction(async (tx) => {
+      await tx.query(sql.funnelSnapshot);
+      const sealed = await segments(tx, [...new Set(steps)], ranges.later, base);
+      if (sealed.size === 0) return false;
+      await feed(pass, steps, ranges, sealed, (type, range) =>
+        numberedStepEvents(tx, type, range, base),
+      );
+      return true;
     });
-    await Promise.all([entriesRead, ...laterRead]);
-    return await pass.usersByReach(steps.length, windowMs * 1000);
-  }
-
-  /** The current sealed segments of `types` within `range`: type → hour → events. */
-  async #segments(
-    types: string[],
-    range: TimeRange,
-    base: number,
-  ): Promise<Map<string, Map<number, StepEvents>>> {
-    const hours = { from: Math.ceil(range.from / HOUR_MS) * HOUR_MS, to: range.to };
-    const byType = new Map<string, Map<number, StepEvents>>();
-    if (hours.to - hours.from < HOUR_MS) return byType;
-    const rows = await this.#db.query<SegmentRow>(sql.funnelSegments, [
-      types,
-      iso(hours.from),
-      iso(hours.to),
-    ]);
-    for (const row of rows) {
-      const ofType = byType.get(row.event_type) ?? new Map<number, StepEvents>();
-      byType.set(row.event_type, ofType);
-      const hour = ms(row.hour);
-      ofType.set(hour, {
-        users: int32s(row.users),
-        times: segmentTimes(int32s(row.times), toPostgresMicros(hour), base),
-      });
+    if (!fedFromSegments) {
+      await feed(pass, steps, ranges, new Map(), async (type, range) => [
+        await stepEvents(this.#db, type, range, base),
+      ]);
     }
-    return byType;
-  }
-
-  /** One step's events in [range.from, range.to), times in microseconds after `base`. */
-  async #stepEvents(type: string, range: TimeRange, base: number): Promise<StepEvents> {
-    const params = [type, iso(range.from), iso(range.to)];
-    const [row] = await this.#db.query<PackedEvents>(sql.funnelStepEvents, params);
-    const events = unpack(row, base);
-    if (events !== undefined) return events;
-    const [safe] = await this.#db.query<PackedEvents>(sql.funnelStepEventsNulSeparated, params);
-    const unambiguous = unpack(safe, base);
-    if (unambiguous === undefined) throw new Error(`funnel step ${type} did not unpack`);
-    return unambiguous;
-  }
-
-  /** #stepEvents with numbered users as their numbers (beside sealed segments). */
-  async #numberedStepEvents(type: string, range: TimeRange, base: number): Promise<StepEvents[]> {
-    const params = [type, iso(range.from), iso(range.to)];
-    const [row] = await this.#db.query<PackedNumberedEvents>(sql.funnelStepEventsNumbered, params);
-    return unpackNumbered(row, base);
+    return await pass.usersByReach(steps.length, windowMs * 1000);
   }
 
   async totals(): Promise<TotalsRow[]> {

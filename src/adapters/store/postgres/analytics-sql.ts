@@ -257,6 +257,9 @@ export const funnelStepEventsNumbered = `
   WHERE e.event_type = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3
     AND e.user_id IS NOT NULL`;
 
+/** A funnel's reads beside sealed segments share one snapshot (see the reader's funnel). */
+export const funnelSnapshot = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
+
 /**
  * The sealed segments of types $1 in hours [$2, $3) that still hold every event of their hour
  * (their count equals the hour rollup's). The arrays come as base64, not as bytea's hex text:

@@ -672,6 +672,79 @@ describeEachDatabase('analytics rollups', (factory) => {
     ]);
   });
 
+  test('a user numbered by a sealer while a funnel reads is still one user: the reads share a snapshot', async (t2) => {
+    if (factory.kind === 'pglite') {
+      // One connection: no sealer can run between the funnel's reads.
+      t2.skip('needs a second connection');
+      return;
+    }
+    const db = await factory.open(t2);
+    const store = new PostgresEventStore(db);
+    const day = '2024-03-12';
+    const at = (time: string) => `${day}T${time}Z`;
+    // A sealed hour (02:00) puts the funnel on numbers; Xavier's signup (05:50) and cart
+    // (06:10) are read raw, in different slices, and he has not been numbered yet.
+    const sealedHour = Array.from({ length: 5 }, (_, i) =>
+      analytics(`snap-s${i}`, `snap-sealed-${i}`, 'snap_signup', at(`02:1${i}:00`)),
+    );
+    await store.persist(sealedHour, []);
+    assert.equal(await sealAll(db), 1);
+    await store.persist(
+      [
+        analytics('snap-x1', 'xavier', 'snap_signup', at('05:50:00')),
+        analytics('snap-x2', 'xavier', 'snap_cart', at('06:10:00')),
+        analytics('snap-x3', 'xavier', 'snap_other', '2024-03-11T20:00:00Z'),
+      ],
+      [],
+    );
+    // The raw read of Xavier's signup runs first, then a sealer (on another connection)
+    // numbers him by sealing his other hour, then the funnel's other raw reads run.
+    let sealed: (() => void) | undefined;
+    const sealedNow = new Promise<void>((resolve) => {
+      sealed = resolve;
+    });
+    const holdsXavierSignup = (params: readonly unknown[] = []) => {
+      const [type, from, to] = params as [string, string, string];
+      return type === 'snap_signup' && from <= at('05:50:00') && at('05:50:00') < to;
+    };
+    let numberedReads = 0;
+    const interleaving: Pick<Database, 'query' | 'transaction'> = {
+      query: (text, params) => db.query(text, params),
+      transaction: (work) =>
+        db.transaction((tx) =>
+          work({
+            async query<Row>(text: string, params?: readonly unknown[]) {
+              if (text !== analyticsSql.funnelStepEventsNumbered)
+                return tx.query<Row>(text, params);
+              numberedReads += 1;
+              if (!holdsXavierSignup(params)) {
+                await sealedNow;
+                return tx.query<Row>(text, params);
+              }
+              const rows = await tx.query<Row>(text, params);
+              await db.query(analyticsSql.sealHours, [['snap_other'], ['2024-03-11T20:00:00Z']]);
+              sealed?.();
+              return rows;
+            },
+          }),
+        ),
+    };
+    const reader = new PostgresAnalyticsReader(interleaving);
+    const entry = { from: t(at('00:00:00')), to: t(at('12:00:00')) };
+    const reached = await reader.funnel(['snap_signup', 'snap_cart'], entry, 3_600_000);
+    assert.ok(numberedReads > 1, 'the funnel read raw events beside the sealed hour');
+    const xavier = (
+      await db.query<{ num: number }>(
+        "SELECT num FROM analytics_user_numbers WHERE user_id = 'xavier'",
+      )
+    )[0];
+    assert.ok(xavier !== undefined, 'the sealer numbered Xavier during the funnel');
+    assert.deepEqual(sorted(reached), [
+      [1, 5],
+      [2, 1],
+    ]);
+  });
+
   test('the funnel agrees with a one-entry-at-a-time reference on random event sets', async (t2) => {
     const db = await factory.open(t2);
     const store = new PostgresEventStore(db);
