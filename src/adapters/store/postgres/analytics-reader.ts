@@ -394,19 +394,24 @@ export class FunnelPass {
     const filled = first.slice(0, userCount);
     for (const [owners, chunkKeys] of this.#kept.chunks()) {
       await pause();
-      owners.forEach((user, i) => {
+      for (let i = 0; i < owners.length; i += 1) {
+        const user = owners[i] as number;
         keys[filled[user] as number] = chunkKeys[i] as number;
         filled[user] = (filled[user] as number) + 1;
-      });
+      }
     }
     const usersReaching = new Int32Array(stepCount + 1);
     const latest = new Float64Array(stepCount + 1);
     for (let u = 0; u < userCount; u += 1) {
       if (u % 1024 === 0) await pause();
       // A user with entries only completed the first step: no need to order anything.
-      const reached = this.#hasLaterStep[u]
-        ? furthestStep(keys.subarray(first[u], first[u + 1]).sort(), latest, windowMicros)
-        : 1;
+      let reached = 1;
+      if (this.#hasLaterStep[u]) {
+        const from = first[u] as number;
+        const to = first[u + 1] as number;
+        sortRange(keys, from, to);
+        reached = furthestStep(keys, from, to, latest, windowMicros);
+      }
       usersReaching[reached] = (usersReaching[reached] as number) + 1;
     }
     const reachedBy = new Map<number, number>();
@@ -430,11 +435,38 @@ export function usersByReach(
   return pass.usersByReach(events.length, windowMicros);
 }
 
-/** FunnelPass's pass over one user's sorted keys; `latest` is scratch space. */
-function furthestStep(keys: Float64Array, latest: Float64Array, windowMicros: number): number {
+/**
+ * Sorts keys[from, to) in place: by insertion when short (most users have a handful of
+ * events, and a subarray per user to sort natively was a good part of the pass's garbage).
+ */
+function sortRange(keys: Float64Array, from: number, to: number): void {
+  if (to - from > 32) {
+    keys.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i += 1) {
+    const key = keys[i] as number;
+    let j = i - 1;
+    while (j >= from && (keys[j] as number) > key) {
+      keys[j + 1] = keys[j] as number;
+      j -= 1;
+    }
+    keys[j + 1] = key;
+  }
+}
+
+/** FunnelPass's pass over one user's sorted keys, keys[from, to); `latest` is scratch space. */
+function furthestStep(
+  keys: Float64Array,
+  from: number,
+  to: number,
+  latest: Float64Array,
+  windowMicros: number,
+): number {
   latest.fill(-1);
   let reached = 0;
-  for (const key of keys) {
+  for (let k = from; k < to; k += 1) {
+    const key = keys[k] as number;
     const step = key % STEP_SLOTS;
     const at = (key - step) / STEP_SLOTS;
     if (step === 0) {

@@ -861,18 +861,20 @@ test('usersByReach agrees with the reference on large random sets with microseco
 });
 
 test('usersByReach keeps tens of thousands of events (several storage chunks) without losing one', async () => {
-  // 5,000 users with 12 events each; the reference runs user by user to stay fast.
+  // 5,000 users with 12 events each, every hundredth with 60 (sorted another way than a
+  // handful) and a narrow window; the reference runs user by user to stay fast.
   const rand = fc.sample(fc.integer({ min: 0, max: 2 ** 30 }), { numRuns: 60_000, seed: 11 });
   let next = 0;
   const draw = (n: number) => (rand[next++ % rand.length] as number) % n;
   const events: StepEvent[] = [];
   for (let user = 0; user < 5000; user += 1) {
-    for (let i = 0; i < 12; i += 1) {
-      events.push({ user: `u${user}`, step: draw(3), at: draw(5_000) });
+    for (let i = 0; i < (user % 100 === 0 ? 60 : 12); i += 1) {
+      const span = user % 100 === 0 ? 6_000 : 5_000;
+      events.push({ user: `u${user}`, step: draw(3), at: draw(span) });
     }
   }
   const entry = { from: 0, to: 2_500 };
-  const windowMicros = 700;
+  const windowMicros = 150;
   const inRange = events.filter((e) => e.step > 0 || e.at < entry.to);
   // Half the users by number, as sealed segments hand them over: the reader's typed array of
   // numbers grows several times on the way to 5,000.
