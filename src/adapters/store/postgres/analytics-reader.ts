@@ -104,11 +104,13 @@ interface SegmentRow {
 
 /**
  * Events of one step: who (a user id, or the number the sealer gave the user: each user is
- * one or the other within a funnel) and when, in microseconds after the funnel's `from`.
+ * one or the other within a funnel) and when, in microseconds after the funnel's `from`:
+ * `times[i] + offset` (a sealed segment's times are relative to its hour).
  */
 interface StepEvents {
   users: ArrayLike<string | number>;
-  times: Float64Array;
+  times: ArrayLike<number>;
+  offset?: number;
 }
 
 const NO_EVENTS: StepEvents = { users: [], times: new Float64Array() };
@@ -142,17 +144,6 @@ function int32s(base64: string): Int32Array {
   if (LITTLE_ENDIAN) bytes.swap32();
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
   return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
-}
-
-/**
- * A segment's times (microseconds after its hour less 2^31) as microseconds after `base`;
- * `hour` is the segment's hour in PostgreSQL microseconds.
- */
-function segmentTimes(times: Int32Array, hour: number, base: number): Float64Array {
-  const after = new Float64Array(times.length);
-  const offset = hour + 2 ** 31 - base;
-  for (let i = 0; i < times.length; i += 1) after[i] = (times[i] as number) + offset;
-  return after;
 }
 
 /** int4send values, back to back. */
@@ -266,6 +257,11 @@ function pauser(everyMs: number): () => Promise<void> {
  */
 class KeptEvents {
   static readonly CHUNK = 16_384;
+  /**
+   * Chunks of finished funnels, for the next ones (at most 32: 6 MiB): a few MB of fresh
+   * typed arrays per funnel brought a full garbage collection every few dozen funnels.
+   */
+  static readonly #spare: [Int32Array, Float64Array][] = [];
   readonly #owners: Int32Array[] = [];
   readonly #keys: Float64Array[] = [];
   length = 0;
@@ -273,13 +269,27 @@ class KeptEvents {
   push(owner: number, key: number): void {
     const at = this.length % KeptEvents.CHUNK;
     if (at === 0) {
-      this.#owners.push(new Int32Array(KeptEvents.CHUNK));
-      this.#keys.push(new Float64Array(KeptEvents.CHUNK));
+      const [owners, keys] = KeptEvents.#spare.pop() ?? [
+        new Int32Array(KeptEvents.CHUNK),
+        new Float64Array(KeptEvents.CHUNK),
+      ];
+      this.#owners.push(owners);
+      this.#keys.push(keys);
     }
     const last = this.#owners.length - 1;
     (this.#owners[last] as Int32Array)[at] = owner;
     (this.#keys[last] as Float64Array)[at] = key;
     this.length += 1;
+  }
+
+  /** Gives the chunks back for other funnels; nothing is kept any more. */
+  release(): void {
+    for (let c = 0; c < this.#owners.length && KeptEvents.#spare.length < 32; c += 1) {
+      KeptEvents.#spare.push([this.#owners[c] as Int32Array, this.#keys[c] as Float64Array]);
+    }
+    this.#owners.length = 0;
+    this.#keys.length = 0;
+    this.length = 0;
   }
 
   /** [owners, keys] of each chunk, trimmed to what was pushed. */
@@ -302,8 +312,11 @@ class KeptEvents {
 class UserIndex {
   /** Numbers below this go in the array (4 bytes each: 16 MiB at most). */
   static readonly ARRAY_LIMIT = 1 << 22;
+  /** The largest array of a finished funnel, zeroed, for the next one (as KeptEvents'). */
+  static #spare: Int32Array | undefined;
   /** Index + 1 by user number; 0 for none. */
-  #byNumber = new Int32Array(1024);
+  #byNumber = UserIndex.#take();
+  #highest = -1;
   readonly #byKey = new Map<string | number, number>();
   size = 0;
 
@@ -322,10 +335,27 @@ class UserIndex {
         this.#byNumber = grown;
       }
       this.#byNumber[user] = index + 1;
+      this.#highest = Math.max(this.#highest, user);
     } else {
       this.#byKey.set(user, index);
     }
     return index;
+  }
+
+  /** Gives the array back for other funnels; the index is empty afterwards. */
+  release(): void {
+    this.#byNumber.fill(0, 0, this.#highest + 1);
+    if (this.#byNumber.length > (UserIndex.#spare?.length ?? 0)) UserIndex.#spare = this.#byNumber;
+    this.#byNumber = new Int32Array(0);
+    this.#byKey.clear();
+    this.#highest = -1;
+    this.size = 0;
+  }
+
+  static #take(): Int32Array {
+    const spare = UserIndex.#spare;
+    UserIndex.#spare = undefined;
+    return spare ?? new Int32Array(1024);
   }
 
   /** The user's index, or -1. */
@@ -355,29 +385,29 @@ export class FunnelPass {
   readonly #kept = new KeptEvents();
   #laterStepsStarted = false;
 
-  addEntries({ users, times }: StepEvents): void {
+  addEntries({ users, times, offset = 0 }: StepEvents): void {
     if (this.#laterStepsStarted) throw new Error('every entry comes before later steps');
     for (let i = 0; i < users.length; i += 1) {
       const user = this.#userIndex.add(users[i] as string | number);
       if (user === this.#hasLaterStep.length) this.#hasLaterStep.push(false);
-      this.#kept.push(user, (times[i] as number) * STEP_SLOTS);
+      this.#kept.push(user, ((times[i] as number) + offset) * STEP_SLOTS);
     }
   }
 
-  addStep(step: number, { users, times }: StepEvents): void {
+  addStep(step: number, { users, times, offset = 0 }: StepEvents): void {
     this.#laterStepsStarted = true;
     for (let i = 0; i < users.length; i += 1) {
       const user = this.#userIndex.find(users[i] as string | number);
       if (user < 0) continue;
-      this.#kept.push(user, (times[i] as number) * STEP_SLOTS + step);
+      this.#kept.push(user, ((times[i] as number) + offset) * STEP_SLOTS + step);
       this.#hasLaterStep[user] = true;
     }
   }
 
   /**
-   * Users by the number of steps they completed, for steps 0..stepCount - 1. A pass over
-   * millions of events yields to the event loop every few milliseconds (the API serves
-   * ingestion on the same loop).
+   * Users by the number of steps they completed, for steps 0..stepCount - 1; ends the pass
+   * (its storage goes to the next funnels). A pass over millions of events yields to the event
+   * loop every few milliseconds (the API serves ingestion on the same loop).
    */
   async usersByReach(stepCount: number, windowMicros: number): Promise<Map<number, number>> {
     const pause = pauser(PAUSE_EVERY_MS);
@@ -400,6 +430,8 @@ export class FunnelPass {
         filled[user] = (filled[user] as number) + 1;
       }
     }
+    this.#kept.release();
+    this.#userIndex.release();
     const usersReaching = new Int32Array(stepCount + 1);
     const latest = new Float64Array(stepCount + 1);
     for (let u = 0; u < userCount; u += 1) {
@@ -504,7 +536,9 @@ async function segments(
     const hour = ms(row.hour);
     ofType.set(hour, {
       users: int32s(row.users),
-      times: segmentTimes(int32s(row.times), toPostgresMicros(hour), base),
+      // Stored as microseconds after the hour less 2^31.
+      times: int32s(row.times),
+      offset: toPostgresMicros(hour) + 2 ** 31 - base,
     });
   }
   return byType;
