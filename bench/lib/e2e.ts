@@ -53,6 +53,26 @@ export async function sustained(
   };
 }
 
+/**
+ * Sends one batch and waits until it is persisted, so that measuring starts with every
+ * consumer joined and its partitions assigned: a Kafka consumer group's first join takes a
+ * second or more after the worker reports it started, and would otherwise land in the tail of
+ * whatever is measured first. Resolves to how long the batch took, ms.
+ */
+export async function warmUp(target: HeraldTarget, events = 200, timeoutMs = 60_000) {
+  const before = await target.processedCount();
+  const started = Date.now();
+  const response = await fetch(`${target.url}/api/v1/events/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: batchBody(events),
+  });
+  if (response.status !== 202) throw new Error(`warm-up batch answered ${response.status}`);
+  const done = await waitForCount(() => target.processedCount(), before + events, timeoutMs, 20);
+  if (done.at === undefined) throw new Error(`warm-up batch not persisted in ${timeoutMs} ms`);
+  return done.at - started;
+}
+
 export interface AtRate {
   offered_events_per_s: number;
   events_per_request: number;
