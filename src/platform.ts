@@ -197,11 +197,14 @@ export async function startPlatform(
         ? await startNotifications(config, db, broker, metrics, logger)
         : undefined;
     consumers = 'running';
+    // PGlite runs on this process's event loop: short rounds, so that catching up on history
+    // never holds ingestion for long.
+    const sealing = db.kind === 'pglite' ? { ...WORKER_SEALING, hoursPerRound: 8 } : WORKER_SEALING;
     const funnelSealing =
       roles.worker && config.analyticsSealIntervalMs > 0
-        ? new FunnelSealing(new PostgresFunnelSealer(db, WORKER_SEALING), logger, {
+        ? new FunnelSealing(new PostgresFunnelSealer(db, sealing), logger, {
             intervalMs: config.analyticsSealIntervalMs,
-            hoursPerRound: WORKER_SEALING.hoursPerRound,
+            hoursPerRound: sealing.hoursPerRound,
           })
         : undefined;
 
