@@ -113,6 +113,14 @@ interface StepEvents {
   offset?: number;
 }
 
+/** A sealed hour as read: its arrays still in base64, unpacked when the pass takes them. */
+interface SealedHour {
+  users: string;
+  times: string;
+  /** What turns its times (microseconds after the hour less 2^31) into the funnel's. */
+  offset: number;
+}
+
 const NO_EVENTS: StepEvents = { users: [], times: new Float64Array() };
 
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 UTC). */
@@ -208,16 +216,16 @@ const HOUR_MS = 3_600_000;
 
 /** Where one step's events come from: sealed hours, and slices of the rest to read. */
 interface StepPlan {
-  sealed: StepEvents[];
+  sealed: SealedHour[];
   unsealed: TimeRange[];
 }
 
 /** The sealed hours wholly inside `range`, and the rest of it in slices to read raw. */
 function planStep(
   range: TimeRange,
-  sealedHours: ReadonlyMap<number, StepEvents> | undefined,
+  sealedHours: ReadonlyMap<number, SealedHour> | undefined,
 ): StepPlan {
-  const sealed: StepEvents[] = [];
+  const sealed: SealedHour[] = [];
   const rest: TimeRange[] = [];
   let at = range.from;
   const upTo = (to: number) => {
@@ -415,6 +423,7 @@ export class FunnelPass {
     // Each user's keys side by side in one array (user u's at [first[u], first[u + 1])).
     const first = new Int32Array(userCount + 1);
     for (const [owners] of this.#kept.chunks()) {
+      await pause();
       for (const user of owners) first[user + 1] = (first[user + 1] as number) + 1;
     }
     for (let u = 0; u < userCount; u += 1) {
@@ -515,33 +524,39 @@ function furthestStep(
   return reached;
 }
 
-/** The current sealed segments of `types` within `range`: type → hour → events. */
+/**
+ * The current sealed hours of `types` within `range`: type → hour → segment, read a day at a
+ * time (a long range never arrives as one huge message) and left packed until used.
+ */
 async function segments(
   db: SqlExecutor,
   types: string[],
   range: TimeRange,
   base: number,
-): Promise<Map<string, Map<number, StepEvents>>> {
-  const hours = { from: Math.ceil(range.from / HOUR_MS) * HOUR_MS, to: range.to };
-  const byType = new Map<string, Map<number, StepEvents>>();
-  if (hours.to - hours.from < HOUR_MS) return byType;
-  const rows = await db.query<SegmentRow>(sql.funnelSegments, [
-    types,
-    iso(hours.from),
-    iso(hours.to),
-  ]);
-  for (const row of rows) {
-    const ofType = byType.get(row.event_type) ?? new Map<number, StepEvents>();
-    byType.set(row.event_type, ofType);
-    const hour = ms(row.hour);
-    ofType.set(hour, {
-      users: int32s(row.users),
+): Promise<Map<string, Map<number, SealedHour>>> {
+  const byType = new Map<string, Map<number, SealedHour>>();
+  const to = Math.floor(range.to / HOUR_MS) * HOUR_MS;
+  for (let from = Math.ceil(range.from / HOUR_MS) * HOUR_MS; from < to; from += DAY_MS) {
+    const rows = await db.query<SegmentRow>(sql.funnelSegments, [
+      types,
+      iso(from),
+      iso(Math.min(to, from + DAY_MS)),
+    ]);
+    for (const row of rows) {
+      const ofType = byType.get(row.event_type) ?? new Map<number, SealedHour>();
+      byType.set(row.event_type, ofType);
+      const hour = ms(row.hour);
       // Stored as microseconds after the hour less 2^31.
-      times: int32s(row.times),
-      offset: toPostgresMicros(hour) + 2 ** 31 - base,
-    });
+      const offset = toPostgresMicros(hour) + 2 ** 31 - base;
+      ofType.set(hour, { users: row.users, times: row.times, offset });
+    }
   }
   return byType;
+}
+
+/** A sealed hour's events, unpacked. */
+function unpackSealed({ users, times, offset }: SealedHour): StepEvents {
+  return { users: int32s(users), times: int32s(times), offset };
 }
 
 /** One step's events in [range.from, range.to), times in microseconds after `base`. */
@@ -582,23 +597,33 @@ async function feed(
   pass: FunnelPass,
   steps: readonly string[],
   ranges: { entry: TimeRange; later: TimeRange },
-  sealed: ReadonlyMap<string, ReadonlyMap<number, StepEvents>>,
+  sealed: ReadonlyMap<string, ReadonlyMap<number, SealedHour>>,
   read: (type: string, range: TimeRange) => Promise<StepEvents[]>,
 ): Promise<void> {
   const [first, ...later] = steps;
   if (first === undefined) return;
+  // Sealed hours are unpacked and added one at a time, letting other work in between.
+  const pause = pauser(PAUSE_EVERY_MS);
   const entryPlan = planStep(ranges.entry, sealed.get(first));
-  for (const events of entryPlan.sealed) pass.addEntries(events);
-  const entriesRead = Promise.all(
-    entryPlan.unsealed.map(async (slice) => {
+  const entriesRead = Promise.all([
+    (async () => {
+      for (const hour of entryPlan.sealed) {
+        pass.addEntries(unpackSealed(hour));
+        await pause();
+      }
+    })(),
+    ...entryPlan.unsealed.map(async (slice) => {
       for (const events of await read(first, slice)) pass.addEntries(events);
     }),
-  );
+  ]);
   const laterRead = later.flatMap((type, i) => {
     const plan = planStep(ranges.later, sealed.get(type));
     return [
-      entriesRead.then(() => {
-        for (const events of plan.sealed) pass.addStep(i + 1, events);
+      entriesRead.then(async () => {
+        for (const hour of plan.sealed) {
+          pass.addStep(i + 1, unpackSealed(hour));
+          await pause();
+        }
       }),
       ...plan.unsealed.map(async (slice) => {
         const [events] = await Promise.all([read(type, slice), entriesRead]);
