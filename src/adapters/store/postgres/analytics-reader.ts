@@ -525,8 +525,14 @@ function furthestStep(
 }
 
 /**
- * The current sealed hours of `types` within `range`: type → hour → segment, read a day at a
- * time (a long range never arrives as one huge message) and left packed until used.
+ * Sealed hours are read two days at a time: a long range never arrives as one huge message
+ * (parsed in one go on the event loop), and a day's funnel with its window is one query.
+ */
+const SEGMENTS_PER_QUERY_MS = 2 * DAY_MS;
+
+/**
+ * The current sealed hours of `types` within `range`: type → hour → segment, read
+ * SEGMENTS_PER_QUERY_MS at a time and left packed until used.
  */
 async function segments(
   db: SqlExecutor,
@@ -536,11 +542,12 @@ async function segments(
 ): Promise<Map<string, Map<number, SealedHour>>> {
   const byType = new Map<string, Map<number, SealedHour>>();
   const to = Math.floor(range.to / HOUR_MS) * HOUR_MS;
-  for (let from = Math.ceil(range.from / HOUR_MS) * HOUR_MS; from < to; from += DAY_MS) {
+  const first = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  for (let from = first; from < to; from += SEGMENTS_PER_QUERY_MS) {
     const rows = await db.query<SegmentRow>(sql.funnelSegments, [
       types,
       iso(from),
-      iso(Math.min(to, from + DAY_MS)),
+      iso(Math.min(to, from + SEGMENTS_PER_QUERY_MS)),
     ]);
     for (const row of rows) {
       const ofType = byType.get(row.event_type) ?? new Map<number, SealedHour>();
