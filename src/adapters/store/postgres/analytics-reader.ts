@@ -561,6 +561,8 @@ async function segments(
   return byType;
 }
 
+const sliceKey = (type: string, range: TimeRange) => `${type} ${range.from}..${range.to}`;
+
 /** A sealed hour's events, unpacked. */
 function unpackSealed({ users, times, offset }: SealedHour): StepEvents {
   return { users: int32s(users), times: int32s(times), offset };
@@ -789,9 +791,10 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
    * Each step's events come from the sealed segments of the whole hours in its range that are
    * current (one query for every step) and, for the rest, from index-only range scans a slice
    * of time at a time; the funnel itself is one pass over them here (FunnelPass), fed entries
-   * first. With segments, every read shares one snapshot: a user is a number in segments and
-   * raw reads, or an id in raw reads only, and a sealer numbering a user between two reads
-   * would otherwise make them two users. Without, the raw reads run side by side on the pool.
+   * first. With segments, every read shares one snapshot (and ends before the pass): a user
+   * is a number in segments and raw reads, or an id in raw reads only, and a sealer numbering
+   * a user between two reads would otherwise make them two users. Without, the raw reads run
+   * side by side on the pool, each slice added to the pass as it comes.
    */
   async funnel(steps: readonly string[], entry: TimeRange, windowMs: number) {
     if (steps.length > STEP_SLOTS) throw new RangeError(`a funnel has at most ${STEP_SLOTS} steps`);
@@ -804,19 +807,35 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     // millisecond: FunnelPass applies the window exactly).
     const ranges = { entry, later: { from: entry.from, to: entry.to + Math.ceil(windowMs) } };
     const pass = new FunnelPass();
-    const fedFromSegments = await this.#db.transaction(async (tx) => {
+    // Every read in the snapshot, the pass after it: the transaction holds a connection (on
+    // PGlite the only one) for the reads alone, not while the pass yields to other work.
+    const read = await this.#db.transaction(async (tx) => {
       await tx.query(sql.funnelSnapshot);
       const sealed = await segments(tx, [...new Set(steps)], ranges.later, base);
-      if (sealed.size === 0) return false;
-      await feed(pass, steps, ranges, sealed, (type, range) =>
-        numberedStepEvents(tx, type, range, base),
+      if (sealed.size === 0) return undefined;
+      const rawReads = new Map<string, StepEvents[]>();
+      const slices = steps.flatMap((type, step) =>
+        planStep(step === 0 ? ranges.entry : ranges.later, sealed.get(type)).unsealed.map(
+          (slice) => [type, slice] as const,
+        ),
       );
-      return true;
+      await Promise.all(
+        slices.map(async ([type, slice]) => {
+          rawReads.set(sliceKey(type, slice), await numberedStepEvents(tx, type, slice, base));
+        }),
+      );
+      return { sealed, rawReads };
     });
-    if (!fedFromSegments) {
+    if (read === undefined) {
       await feed(pass, steps, ranges, new Map(), async (type, range) => [
         await stepEvents(this.#db, type, range, base),
       ]);
+    } else {
+      await feed(pass, steps, ranges, read.sealed, async (type, range) => {
+        const events = read.rawReads.get(sliceKey(type, range));
+        if (events === undefined) throw new Error(`funnel slice ${sliceKey(type, range)} unread`);
+        return events;
+      });
     }
     return await pass.usersByReach(steps.length, windowMs * 1000);
   }
