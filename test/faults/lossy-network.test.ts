@@ -49,9 +49,9 @@ test('a slow, lossy link between workers and PostgreSQL (delays, connections cut
     );
   }
 
-  // From here on the link is bad: 5–25 ms per chunk and a cut every hundred chunks or so,
+  // From here on the link is bad: 5–25 ms per chunk and a cut every fifty chunks or so,
   // and it stays bad until every event is processed, so all the work happens over it.
-  proxy.setFaults({ delayMs: 5, jitterMs: 20, cutProbability: 0.01 });
+  proxy.setFaults({ delayMs: 5, jitterMs: 20, cutProbability: 0.02 });
   // And five times, exactly the ambiguous case: the database has run a batch's INSERT (an
   // autocommitted statement) and its answer is on the way back when the connection dies.
   let ambiguous = 0;
