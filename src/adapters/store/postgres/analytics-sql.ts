@@ -244,8 +244,8 @@ export const funnelStepEventsNulSeparated = `
 /**
  * funnelStepEvents beside sealed segments (migration 007): users the sealer has numbered come
  * as `numbers` (int4, big-endian) with `numbered_times`, the others as NUL-separated UTF-8
- * `users` with `times`, so that a user is the same key in raw events and in segments. Read
- * after the segments: a user in a segment already had a number then, so it has one here too.
+ * `users` with `times`, so that a user is the same key in raw events and in segments. Read in
+ * the segments' snapshot (funnelSnapshot): a user in a segment has its number here too.
  */
 export const funnelStepEventsNumbered = `
   SELECT string_agg(textsend(e.user_id), '\\x00'::bytea) FILTER (WHERE u.num IS NULL) AS users,
