@@ -145,22 +145,21 @@ function unpackTimes(bytes: Uint8Array, base: number): Float64Array {
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** Base64 of big-endian int4s (a segment's arrays) → the int4s. */
-function int32s(base64: string): Int32Array {
-  const bytes = Buffer.from(base64, 'base64');
-  // Swapping in place and viewing the bytes as an Int32Array beats a DataView per value.
+/**
+ * Big-endian int4s (int4send values, back to back) → the int4s, swapping `bytes` in place
+ * (they must be the caller's own): a swap and a view beat a DataView read per value.
+ */
+function int32sInPlace(bytes: Buffer): Int32Array {
   if (LITTLE_ENDIAN) bytes.swap32();
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
   return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
-/** int4send values, back to back. */
-function unpackNumbers(bytes: Uint8Array): Int32Array {
-  const data = view(bytes);
-  const numbers = new Int32Array(bytes.byteLength / 4);
-  for (let i = 0; i < numbers.length; i += 1) numbers[i] = data.getInt32(i * 4);
-  return numbers;
-}
+/** A segment's array, base64 of big-endian int4s → the int4s. */
+const int32s = (base64: string): Int32Array => int32sInPlace(Buffer.from(base64, 'base64'));
+
+/** int4send values from the driver → the int4s (on a copy: the row is the driver's). */
+const unpackNumbers = (bytes: Uint8Array): Int32Array => int32sInPlace(Buffer.from(bytes));
 
 /**
  * Unpacks funnelStepEvents' strings; times become microseconds after `base`. Undefined when
@@ -561,8 +560,6 @@ async function segments(
   return byType;
 }
 
-const sliceKey = (type: string, range: TimeRange) => `${type} ${range.from}..${range.to}`;
-
 /** A sealed hour's events, unpacked. */
 function unpackSealed({ users, times, offset }: SealedHour): StepEvents {
   return { users: int32s(users), times: int32s(times), offset };
@@ -598,22 +595,18 @@ async function numberedStepEvents(
 }
 
 /**
- * Feeds `pass` each step's events: its sealed hours, and `read` for the rest of its range
- * (entries over `ranges.entry`, later steps over `ranges.later`), entries first, each piece
- * added as it comes.
+ * Feeds `pass` each step's events: its sealed hours, and `read(step, i)` for the i-th of its
+ * unsealed slices, entries first, each piece added as it comes.
  */
 async function feed(
   pass: FunnelPass,
-  steps: readonly string[],
-  ranges: { entry: TimeRange; later: TimeRange },
-  sealed: ReadonlyMap<string, ReadonlyMap<number, SealedHour>>,
-  read: (type: string, range: TimeRange) => Promise<StepEvents[]>,
+  plans: readonly StepPlan[],
+  read: (step: number, slice: number) => Promise<StepEvents[]>,
 ): Promise<void> {
-  const [first, ...later] = steps;
-  if (first === undefined) return;
+  const [entryPlan, ...laterPlans] = plans;
+  if (entryPlan === undefined) return;
   // Sealed hours are unpacked and added one at a time, letting other work in between.
   const pause = pauser(PAUSE_EVERY_MS);
-  const entryPlan = planStep(ranges.entry, sealed.get(first));
   const entriesRead = Promise.all([
     (async () => {
       for (const hour of entryPlan.sealed) {
@@ -621,25 +614,22 @@ async function feed(
         await pause();
       }
     })(),
-    ...entryPlan.unsealed.map(async (slice) => {
-      for (const events of await read(first, slice)) pass.addEntries(events);
+    ...entryPlan.unsealed.map(async (_, slice) => {
+      for (const events of await read(0, slice)) pass.addEntries(events);
     }),
   ]);
-  const laterRead = later.flatMap((type, i) => {
-    const plan = planStep(ranges.later, sealed.get(type));
-    return [
-      entriesRead.then(async () => {
-        for (const hour of plan.sealed) {
-          pass.addStep(i + 1, unpackSealed(hour));
-          await pause();
-        }
-      }),
-      ...plan.unsealed.map(async (slice) => {
-        const [events] = await Promise.all([read(type, slice), entriesRead]);
-        for (const piece of events) pass.addStep(i + 1, piece);
-      }),
-    ];
-  });
+  const laterRead = laterPlans.flatMap((plan, i) => [
+    entriesRead.then(async () => {
+      for (const hour of plan.sealed) {
+        pass.addStep(i + 1, unpackSealed(hour));
+        await pause();
+      }
+    }),
+    ...plan.unsealed.map(async (_, slice) => {
+      const [events] = await Promise.all([read(i + 1, slice), entriesRead]);
+      for (const piece of events) pass.addStep(i + 1, piece);
+    }),
+  ]);
   await Promise.all([entriesRead, ...laterRead]);
 }
 
@@ -806,34 +796,40 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     // A later step lies at most the window after an entry before `to` (read to the next whole
     // millisecond: FunnelPass applies the window exactly).
     const ranges = { entry, later: { from: entry.from, to: entry.to + Math.ceil(windowMs) } };
+    const rangeOf = (step: number) => (step === 0 ? ranges.entry : ranges.later);
     const pass = new FunnelPass();
     // Every read in the snapshot, the pass after it: the transaction holds a connection (on
     // PGlite the only one) for the reads alone, not while the pass yields to other work.
-    const read = await this.#db.transaction(async (tx) => {
+    const beside = await this.#db.transaction(async (tx) => {
       await tx.query(sql.funnelSnapshot);
       const sealed = await segments(tx, [...new Set(steps)], ranges.later, base);
       if (sealed.size === 0) return undefined;
-      const rawReads = new Map<string, StepEvents[]>();
-      const slices = steps.flatMap((type, step) =>
-        planStep(step === 0 ? ranges.entry : ranges.later, sealed.get(type)).unsealed.map(
-          (slice) => [type, slice] as const,
+      const plans = steps.map((type, step) => planStep(rangeOf(step), sealed.get(type)));
+      const raw = await Promise.all(
+        plans.map((plan, step) =>
+          Promise.all(
+            plan.unsealed.map((slice) =>
+              numberedStepEvents(tx, steps[step] as string, slice, base),
+            ),
+          ),
         ),
       );
-      await Promise.all(
-        slices.map(async ([type, slice]) => {
-          rawReads.set(sliceKey(type, slice), await numberedStepEvents(tx, type, slice, base));
-        }),
-      );
-      return { sealed, rawReads };
+      return { plans, raw };
     });
-    if (read === undefined) {
-      await feed(pass, steps, ranges, new Map(), async (type, range) => [
-        await stepEvents(this.#db, type, range, base),
+    if (beside === undefined) {
+      const plans = steps.map((_, step) => planStep(rangeOf(step), undefined));
+      await feed(pass, plans, async (step, slice) => [
+        await stepEvents(
+          this.#db,
+          steps[step] as string,
+          plans[step]?.unsealed[slice] as TimeRange,
+          base,
+        ),
       ]);
     } else {
-      await feed(pass, steps, ranges, read.sealed, async (type, range) => {
-        const events = read.rawReads.get(sliceKey(type, range));
-        if (events === undefined) throw new Error(`funnel slice ${sliceKey(type, range)} unread`);
+      await feed(pass, beside.plans, async (step, slice) => {
+        const events = beside.raw[step]?.[slice];
+        if (events === undefined) throw new Error(`funnel step ${step} slice ${slice} unread`);
         return events;
       });
     }
