@@ -38,6 +38,15 @@ export class PostgresFunnelSealer implements FunnelSealer {
     this.#options = options;
   }
 
+  /** Rounds until none seals anything (a backfill); how many hours they sealed. */
+  async sealAll(): Promise<number> {
+    let sealed = 0;
+    for (let round = await this.sealRound(); round > 0; round = await this.sealRound()) {
+      sealed += round;
+    }
+    return sealed;
+  }
+
   sealRound(): Promise<number> {
     return this.#db.transaction(async (tx) => {
       const [lock] = await tx.query<{ locked: boolean }>(ROUND_LOCK);

@@ -24,18 +24,8 @@ const t = (iso: string) => Date.parse(iso);
 let offset = 0;
 
 /** Seals every closed hour with an event that is unsealed or stale; how many it sealed. */
-async function sealAll(db: Database): Promise<number> {
-  const sealer = new PostgresFunnelSealer(db, {
-    minEvents: 1,
-    hoursPerRound: 50,
-    resealAfterMs: 0,
-  });
-  let sealed = 0;
-  for (let round = await sealer.sealRound(); round > 0; round = await sealer.sealRound()) {
-    sealed += round;
-  }
-  return sealed;
-}
+const sealAll = (db: Database): Promise<number> =>
+  new PostgresFunnelSealer(db, { minEvents: 1, hoursPerRound: 50, resealAfterMs: 0 }).sealAll();
 
 function analytics(
   id: string,
