@@ -76,6 +76,8 @@ export interface TargetOptions {
   env?: Record<string, string>;
   cpuProfDir?: string;
   label?: string;
+  /** Another checkout's bin/herald.js (see BENCH_BASELINE); this checkout's by default. */
+  heraldBin?: string;
 }
 
 export async function startTarget(options: TargetOptions): Promise<HeraldTarget> {
@@ -108,7 +110,7 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
   };
   let client: pg.Client | undefined;
   try {
-    const prof = { cpuProfDir: options.cpuProfDir };
+    const prof = { cpuProfDir: options.cpuProfDir, bin: options.heraldBin };
     if (options.topology === 'start') {
       services.push(await startHerald('start', common, { name: 'start', ...prof }));
     } else {

@@ -131,11 +131,14 @@ export function spawnService(
 
 export type HeraldCommand = 'start' | 'api' | 'worker';
 
-/** Runs `herald <command>` (the real CLI) with `env`; resolves once it listens / consumes. */
+/**
+ * Runs `herald <command>` (the real CLI) with `env`; resolves once it listens / consumes.
+ * `bin` runs another checkout's CLI (an A/B against a baseline in the same run).
+ */
 export function startHerald(
   command: HeraldCommand,
   env: Record<string, string>,
-  options: { name?: string; cpuProfDir?: string } = {},
+  options: { name?: string; cpuProfDir?: string; bin?: string } = {},
 ): Promise<Service> {
   const nodeFlags =
     options.cpuProfDir === undefined
@@ -149,7 +152,7 @@ export function startHerald(
         ];
   return spawnService(
     options.name ?? `herald ${command}`,
-    [HERALD, command],
+    [options.bin ?? HERALD, command],
     { PORT: '0', OPS_PORT: '0', LOG_LEVEL: 'info', ...env },
     (line) => {
       if (command !== 'worker' && line.msg === 'api listening' && typeof line.url === 'string') {

@@ -67,7 +67,7 @@ export const ingestBatch: Scenario = {
       }
     }
     const goals: Goal[] = selectedSystems(context)
-      .filter((system) => system.database !== undefined)
+      .filter((system) => system.database !== undefined && !system.baseline)
       .map((system) => {
         const best = Math.max(
           ...sizes.map((size) => results[system.name]?.[String(size)]?.events_per_s ?? 0),

@@ -4,6 +4,7 @@
  * Fastify route with the same schema validation, at 50 and 500 connections, in one run.
  */
 
+import { resolve } from 'node:path';
 import { type Contender, compareInTurns } from '../lib/compare.ts';
 import { SEED_ANALYTICS } from '../lib/events.ts';
 import { type HeraldTarget, startTarget } from '../lib/herald.ts';
@@ -22,6 +23,8 @@ const PATH = '/api/v1/events/analytics';
 interface System extends Contender {
   /** Herald's database; peers have none. */
   database?: string;
+  /** Another checkout's Herald, measured beside this one (BENCH_BASELINE); no goals. */
+  baseline?: boolean;
 }
 
 function peer(name: string, script: string): System {
@@ -34,10 +37,11 @@ function peer(name: string, script: string): System {
   };
 }
 
-function herald(name: string, database: 'postgres' | 'pglite'): System {
+function herald(name: string, database: 'postgres' | 'pglite', heraldBin?: string): System {
   return {
     name,
     database,
+    baseline: heraldBin !== undefined,
     // `herald start` keeps its worker busy with what it accepted after the load stops.
     background: database === 'pglite',
     async start(context) {
@@ -47,17 +51,29 @@ function herald(name: string, database: 'postgres' | 'pglite'): System {
         topology: database === 'postgres' ? 'api' : 'start',
         cpuProfDir: context.cpuProfDir,
         label: name,
+        heraldBin,
       });
       return { url: target.url, stop: () => target.stop(), env: target.env };
     },
   };
 }
 
+// BENCH_BASELINE=<another checkout of Herald, with its node_modules> adds that checkout's
+// Herald to the comparison, turn by turn with this one: an A/B of a change in one run.
+const BASELINE = process.env.BENCH_BASELINE;
+const baselineBin = BASELINE === undefined ? undefined : resolve(BASELINE, 'bin/herald.js');
+
 export const SYSTEMS: readonly System[] = [
   peer('bare node:http', 'node-http.ts'),
   peer('bare Fastify + schema', 'fastify.ts'),
   herald('Herald api · PostgreSQL', 'postgres'),
+  ...(baselineBin === undefined
+    ? []
+    : [herald('Herald api · PostgreSQL · baseline', 'postgres', baselineBin)]),
   herald('Herald start · PGlite', 'pglite'),
+  ...(baselineBin === undefined
+    ? []
+    : [herald('Herald start · PGlite · baseline', 'pglite', baselineBin)]),
 ];
 
 /** The systems of the ingest comparisons, less the Herald databases not selected. */
@@ -103,7 +119,7 @@ export const ingestSingle: Scenario = {
     }
     const goals: Goal[] = [];
     for (const system of selectedSystems(context)) {
-      if (system.database === undefined) continue;
+      if (system.database === undefined || system.baseline) continue;
       const at50 = results[system.name]?.['50'];
       const floor = results['bare node:http']?.['50']?.ok_per_s;
       const share = at50 === undefined || floor === undefined ? undefined : at50.ok_per_s / floor;
