@@ -55,16 +55,24 @@ export async function migrate(db: Database): Promise<number[]> {
   return applied;
 }
 
-/** Splits a migration file on `;` at line ends; our migrations keep to that shape. */
+/**
+ * Splits a migration file on `;` at line ends, except inside a dollar-quoted function body
+ * (`$$ … $$`), whose statements belong to the function; comment lines are dropped.
+ */
 export function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*$/m)
-    .map((s) =>
-      s
-        .split('\n')
-        .filter((line) => !line.trimStart().startsWith('--'))
-        .join('\n')
-        .trim(),
-    )
-    .filter((s) => s.length > 0);
+  const statements: string[] = [];
+  let current: string[] = [];
+  let inBody = false;
+  for (const line of sql.split('\n')) {
+    if (!inBody && line.trimStart().startsWith('--')) continue;
+    current.push(line);
+    // An odd number of `$$` on a line opens or closes a body.
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) inBody = !inBody;
+    if (!inBody && /;\s*$/.test(line)) {
+      statements.push(current.join('\n').replace(/;\s*$/, ''));
+      current = [];
+    }
+  }
+  statements.push(current.join('\n'));
+  return statements.map((s) => s.trim()).filter((s) => s.length > 0);
 }

@@ -45,3 +45,13 @@ test('a migration file splits into its statements, comments dropped', () => {
     ['CREATE TABLE a (x int)', 'CREATE INDEX b ON a (x)'],
   );
 });
+
+test('a function body keeps its own statements and comments', () => {
+  const body = 'BEGIN\n  -- why\n  PERFORM 1;\n  RETURN;\nEND $$';
+  assert.deepEqual(
+    splitStatements(
+      `CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\n${body};\nSELECT 1;\n`,
+    ),
+    [`CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\n${body}`, 'SELECT 1'],
+  );
+});

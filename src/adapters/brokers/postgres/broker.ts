@@ -76,13 +76,11 @@ export class PostgresBroker implements Broker {
       headers: m.headers,
     }));
     const partitions = [...new Set(rows.map((r) => r.partition))];
-    const stored = await this.#db.transaction(async (tx) => {
-      await tx.query(sql.lockPartitions, [partitions]);
-      return tx.query<{ event_id: string }>(sql.append, [
-        JSON.stringify(rows),
-        sql.APPENDED_CHANNEL,
-      ]);
-    });
+    const stored = await this.#db.query<{ event_id: string }>(sql.append, [
+      JSON.stringify(rows),
+      partitions,
+      sql.APPENDED_CHANNEL,
+    ]);
     this.#published.emit('published');
     const appended = new Set(stored.map((r) => r.event_id));
     // Within one call the first occurrence of an id is the one stored; later ones are duplicates.
@@ -194,10 +192,11 @@ class PostgresConsumer implements Consumer {
   async #workPartitions(): Promise<boolean> {
     const { group, consumerId, batchSize, handler, concurrency } = this.#options;
     const share = Math.max(1, Math.ceil(this.#partitionCount / Math.max(1, concurrency)));
-    const claims = await this.#db.query<{ partition: number; committed_offset: number }>(
-      sql.claimPartitions,
-      [group, consumerId, this.#broker.leaseMs, share],
-    );
+    const claims = await this.#db.query<{
+      partition: number;
+      committed_offset: number;
+      end_offset: number;
+    }>(sql.claimPartitions, [group, consumerId, this.#broker.leaseMs, share]);
     if (claims.length === 0) return false;
     const partitions = claims.map((c) => c.partition);
     // Where each partition's offset goes: nowhere unless the batch says otherwise.
@@ -205,10 +204,11 @@ class PostgresConsumer implements Consumer {
     const retryAfter = new Map<number, number>();
     for (const p of partitions) this.#owned.add(p);
     try {
+      const perPartition = Math.max(1, Math.ceil(batchSize / claims.length));
       const rows = await this.#db.query<LogRow>(sql.fetchBatch, [
         partitions,
         claims.map((c) => c.committed_offset),
-        Math.max(1, Math.ceil(batchSize / claims.length)),
+        perPartition,
       ]);
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
@@ -218,8 +218,20 @@ class PostgresConsumer implements Consumer {
       const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
       // Each partition commits past everything it delivered (skipped topics too) up to its
       // first unhandled wanted message; the partition of the message that stopped the batch
-      // waits retryAfterMs, the others are free again at once.
-      for (const m of batch) through.set(m.partition, m.offset);
+      // waits retryAfterMs, the others are free again at once. A partition that returned
+      // fewer messages than asked was read to its end as of the claim: it commits through
+      // that end, past the gaps duplicates left (a partition of gaps alone would otherwise
+      // be claimed again and again).
+      const delivered = new Map<number, number>();
+      for (const m of batch) delivered.set(m.partition, (delivered.get(m.partition) ?? 0) + 1);
+      for (const c of claims) {
+        if ((delivered.get(c.partition) ?? 0) < perPartition) {
+          through.set(c.partition, Math.max(Number(c.committed_offset), Number(c.end_offset)));
+        }
+      }
+      for (const m of batch) {
+        if ((through.get(m.partition) ?? -1) < m.offset) through.set(m.partition, m.offset);
+      }
       const unhandled = new Set<number>();
       for (const m of wanted.slice(handled)) {
         if (unhandled.has(m.partition)) continue;

@@ -13,54 +13,13 @@ export const createPartitions = `
 export const countPartitions = 'SELECT count(*)::int AS n FROM log_partitions';
 
 /**
- * Locks the partition counters an append will advance, in partition order so that two
- * appenders never wait on each other in a cycle.
- */
-export const lockPartitions = `
-  SELECT partition FROM log_partitions
-  WHERE partition = ANY($1::int[])
-  ORDER BY partition
-  FOR UPDATE`;
-
-/**
  * Appends messages ($1: JSON array of {i, event_id, generation, topic, event_type, key,
- * partition, payload, headers}) to their partitions, handing out consecutive offsets, and
- * returns the ids it stored; ids already in the log are skipped (idempotent publish). When it
- * stored any, it notifies channel $2 (delivered at commit) so that listening consumers wake.
+ * partition, payload, headers}; $2 their distinct partitions) in one round trip and returns
+ * the ids it stored; ids already in the log are skipped (idempotent publish) and leave a gap
+ * in their partition's offsets. When it stored any, it notifies channel $3 (delivered at
+ * commit). The function (migration 008) locks the partitions' counters in order first.
  */
-export const append = `
-  WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(
-      i int, event_id text, generation int, topic text, event_type text, key text,
-      partition int, payload jsonb, headers jsonb)
-  ),
-  fresh AS (
-    SELECT input.* FROM input
-    WHERE NOT EXISTS (
-      SELECT 1 FROM raw_events r
-      WHERE r.event_id = input.event_id AND r.generation = input.generation)
-  ),
-  counts AS (SELECT partition, count(*) AS n FROM fresh GROUP BY partition),
-  advanced AS (
-    UPDATE log_partitions p SET next_offset = p.next_offset + c.n
-    FROM counts c WHERE p.partition = c.partition
-    RETURNING p.partition, p.next_offset - c.n AS base
-  ),
-  inserted AS (
-    INSERT INTO raw_events (partition, "offset", event_id, generation, topic, event_type, key,
-                            payload, headers)
-    SELECT f.partition,
-           a.base + row_number() OVER (PARTITION BY f.partition ORDER BY f.i) - 1,
-           f.event_id, f.generation, f.topic, f.event_type, f.key, f.payload, f.headers
-    FROM fresh f JOIN advanced a ON a.partition = f.partition
-    ON CONFLICT (event_id, generation) DO NOTHING
-    RETURNING event_id
-  ),
-  -- One row when anything was stored (a volatile CTE runs once), none otherwise.
-  announced AS (
-    SELECT pg_notify($2, current_schema()) WHERE EXISTS (SELECT 1 FROM inserted)
-  )
-  SELECT event_id FROM inserted, announced`;
+export const append = 'SELECT log_append($1::jsonb, $2::int[], $3) AS event_id';
 
 /** The channel appends are announced on; the payload is the appender's schema. */
 export const APPENDED_CHANNEL = 'herald_log_appended';
@@ -73,13 +32,16 @@ export const joinGroup = `
 /**
  * Leases up to $4 partitions of group $1 that have unread messages and are free (never leased,
  * released, or whose owner let the lease expire) to consumer $2 for $3 milliseconds. The least
- * recently served partitions go first, so every partition gets its turn.
+ * recently served partitions go first, so every partition gets its turn. `end_offset` is the
+ * partition's last offset handed out: every append up to it has committed (appends hold the
+ * counter's lock until they commit), so what a read finds below it is all there is, and the
+ * rest are gaps left by skipped duplicates.
  */
 export const claimPartitions = `
   UPDATE consumer_leases l
   SET owner = $2, lease_expires_at = now() + $3::int * interval '1 millisecond'
   FROM (
-    SELECT c.partition FROM consumer_leases c
+    SELECT c.partition, p.next_offset - 1 AS end_offset FROM consumer_leases c
     JOIN log_partitions p ON p.partition = c.partition
     WHERE c.group_id = $1
       AND p.next_offset - 1 > c.committed_offset
@@ -89,7 +51,7 @@ export const claimPartitions = `
     FOR UPDATE OF c SKIP LOCKED
   ) free
   WHERE l.group_id = $1 AND l.partition = free.partition
-  RETURNING l.partition, l.committed_offset`;
+  RETURNING l.partition, l.committed_offset, free.end_offset`;
 
 /**
  * The next messages of each claimed partition ($1 partitions, $2 their committed offsets), at

@@ -97,6 +97,26 @@ describeEachDatabase('Postgres broker', (database) => {
     assert.equal(row?.n, 2);
   });
 
+  test('duplicates leave gaps in the offsets that a consumer reads and commits past, to the end of the log', async (t) => {
+    const db = await database.open(t);
+    const broker = await openBroker(db, { partitions: 1 });
+    await broker.publish([message('a', 'u')]);
+    await broker.publish([message('a', 'u'), message('a', 'u'), message('b', 'u')]);
+    // A partition whose last offsets are gaps: the consumer must not claim it forever.
+    await broker.publish([message('b', 'u')]);
+    const received: DeliveredMessage[] = [];
+    const consumer = await collect(broker, 'g', 'c', received);
+    t.after(() => consumer.stop());
+    await eventually(async () => ((await broker.lag('g'))[0]?.lag === 0 ? true : undefined));
+    assert.deepEqual(
+      received.map((m) => [m.id, m.offset]),
+      [
+        ['a', 0],
+        ['b', 3],
+      ],
+    );
+  });
+
   test('messages with the same key reach two competing consumers in publish order', async (t) => {
     const db = await database.open(t);
     const broker = await openBroker(db);
