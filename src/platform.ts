@@ -1,11 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { KafkaBroker } from './adapters/brokers/kafka/broker.ts';
 import { PostgresBroker } from './adapters/brokers/postgres/broker.ts';
-import { RedisBroker } from './adapters/brokers/redis/broker.ts';
 import { migrate } from './adapters/postgres/migrate.ts';
-import { openPglite } from './adapters/postgres/pglite.ts';
-import { openPostgres } from './adapters/postgres/server.ts';
 import { PostgresAgentStore } from './adapters/store/postgres/agent-store.ts';
 import { PostgresAnalyticsReader } from './adapters/store/postgres/analytics-reader.ts';
 import { PostgresApiKeyStore } from './adapters/store/postgres/api-key-store.ts';
@@ -31,14 +27,17 @@ import { ErrorCodes, HeraldError } from './errors.ts';
 import { authRequired as authIsRequired } from './http/access.ts';
 import { type OpsServer, startOpsServer } from './http/ops-server.ts';
 import { dependencyProbes } from './http/readiness.ts';
-import { buildServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
-import { startAgents } from './platform-agents.ts';
-import { startNotifications, webhookEndpoints } from './platform-notifications.ts';
 import type { Broker } from './ports/broker.ts';
 import type { Database } from './ports/database.ts';
 import { VERSION } from './version.ts';
+
+// What only some configurations or roles use is imported where it is used, not above: each
+// costs a process that does not use it memory for as long as it runs (issue #9). The Kafka
+// client alone is ~55 MB of RSS; the HTTP API (Fastify, Ajv, the OpenAPI document, the routes)
+// is nothing a `herald worker` needs; PGlite, Redis, the chemistry agents and the notification
+// senders are each used by some configurations only. test/platform-modules.test.ts keeps it so.
 
 /** The consumer group of the processing workers; its lag is the queue depth. */
 export const WORKER_GROUP = 'herald-processors';
@@ -73,7 +72,11 @@ export interface RunningPlatform {
 }
 
 export async function openDatabase(config: Config, role: string): Promise<Database> {
-  if (config.databaseUrl === undefined) return openPglite(config.dataDir);
+  if (config.databaseUrl === undefined) {
+    const { openPglite } = await import('./adapters/postgres/pglite.ts');
+    return openPglite(config.dataDir);
+  }
+  const { openPostgres } = await import('./adapters/postgres/server.ts');
   return openPostgres({
     url: config.databaseUrl,
     schema: config.databaseSchema,
@@ -102,7 +105,8 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
       }
       return broker;
     }
-    case 'redis':
+    case 'redis': {
+      const { RedisBroker } = await import('./adapters/brokers/redis/broker.ts');
       return RedisBroker.open({
         url: config.redisUrl ?? '',
         prefix: config.brokerNamespace,
@@ -110,7 +114,9 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
         leaseMs: config.workerLeaseMs,
         pollMs: config.workerPollMs,
       });
-    case 'kafka':
+    }
+    case 'kafka': {
+      const { KafkaBroker } = await import('./adapters/brokers/kafka/broker.ts');
       return KafkaBroker.open({
         brokers: config.kafkaBrokers,
         clientId: config.brokerNamespace,
@@ -120,6 +126,7 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
         replicationFactor: config.kafkaReplicationFactor,
         heartbeatIntervalMs: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 5)),
       });
+    }
   }
 }
 
@@ -190,11 +197,23 @@ export async function startPlatform(
     // Their own consumer group: a slow or failing LLM provider never holds up processing.
     const agents =
       roles.worker && config.agentsEnabled
-        ? await startAgents(config, db, broker, metrics, logger)
+        ? await (await import('./platform-agents.ts')).startAgents(
+            config,
+            db,
+            broker,
+            metrics,
+            logger,
+          )
         : undefined;
     const notifications =
       roles.worker && config.notificationsEnabled
-        ? await startNotifications(config, db, broker, metrics, logger)
+        ? await (await import('./platform-notifications.ts')).startNotifications(
+            config,
+            db,
+            broker,
+            metrics,
+            logger,
+          )
         : undefined;
     consumers = 'running';
     // PGlite runs on this process's event loop: short rounds, so that catching up on history
@@ -221,6 +240,10 @@ export async function startPlatform(
     let users: UserService | undefined;
     let outboxRelay: OutboxRelay | undefined;
     if (roles.api) {
+      const [{ buildServer }, { webhookEndpoints }] = await Promise.all([
+        import('./http/server.ts'),
+        import('./platform-notifications.ts'),
+      ]);
       ({ users, outboxRelay } = await startUsers(config, db, broker, logger, options.scrypt));
       ingest = new IngestService(broker, metrics, {
         maxBatch: Math.max(config.batchMaxEvents, 1000),

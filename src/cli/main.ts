@@ -11,7 +11,10 @@ import {
 import { openDatabase, type Roles, startPlatform } from '../platform.ts';
 import { VERSION } from '../version.ts';
 import { parseArgs } from './args.ts';
-import { clientCommands, runClientCommand } from './commands/index.ts';
+
+// The client commands (./commands/index.ts) are loaded only to run one or to list them: a
+// server process has no use for them (the load generator's histogram is a few MB of RSS).
+const loadClientCommands = () => import('./commands/index.ts');
 
 /** Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration. */
 const EXIT_FAILURE = 1;
@@ -29,7 +32,8 @@ const COMMANDS: Record<string, { summary: string; roles?: Roles }> = {
   version: { summary: 'print the version' },
 };
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const { clientCommands } = await loadClientCommands();
   const commands = Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
     .join('\n');
@@ -60,11 +64,17 @@ ${options}
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.command === undefined || args.command === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return args.command === undefined && !args.help ? EXIT_USAGE : 0;
   }
-  const client = clientCommands[args.command];
-  if (client !== undefined) {
+  const command = COMMANDS[args.command];
+  if (command === undefined) {
+    const { clientCommands, runClientCommand } = await loadClientCommands();
+    const client = clientCommands[args.command];
+    if (client === undefined) {
+      process.stderr.write(`herald: unknown command "${args.command}"\n\n${await usage()}`);
+      return EXIT_USAGE;
+    }
     // Client commands parse their own options (booleans, repeated ids) from the raw argv.
     const rest = [...argv];
     rest.splice(rest.indexOf(args.command), 1);
@@ -74,13 +84,8 @@ async function main(argv: readonly string[]): Promise<number> {
       env: process.env,
     });
   }
-  const command = COMMANDS[args.command];
-  if (command === undefined) {
-    process.stderr.write(`herald: unknown command "${args.command}"\n\n${usage()}`);
-    return EXIT_USAGE;
-  }
   if (args.help) {
-    process.stdout.write(`herald ${args.command}: ${command.summary}\n\n${usage()}`);
+    process.stdout.write(`herald ${args.command}: ${command.summary}\n\n${await usage()}`);
     return 0;
   }
   if (args.command === 'version') {

@@ -1,7 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
 import type { ApiKeyService, Principal } from '../app/api-keys.ts';
 import { grants } from '../domain/api-keys.ts';
 import { accessFor } from './access.ts';
@@ -65,10 +64,11 @@ export const apiKeyAuth = fp(
     });
     if (options.rateLimitPerMinute > 0) {
       // Fail fast and open: a Redis outage must not turn into an API outage (skipOnError).
+      // The Redis client is loaded only when REDIS_URL asks for it.
       const redis =
         options.redis === undefined
           ? undefined
-          : new Redis(options.redis.url, {
+          : new (await import('ioredis')).Redis(options.redis.url, {
               connectTimeout: 500,
               maxRetriesPerRequest: 1,
               enableOfflineQueue: false,

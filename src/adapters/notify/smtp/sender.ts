@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import {
   DeliveryError,
   type EmailMessage,
@@ -65,7 +65,10 @@ export class SmtpEmailSender implements EmailSender {
 
   async send(message: EmailMessage, signal: AbortSignal): Promise<SendReceipt> {
     const { url, from, timeoutMs } = this.#options;
-    const transport = nodemailer.createTransport({
+    // Loaded on the first email: a process that sends none (the API, a worker with another
+    // transport) does not carry nodemailer.
+    const { createTransport } = (await import('nodemailer')).default;
+    const transport = createTransport({
       url,
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,

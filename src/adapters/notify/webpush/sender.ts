@@ -1,4 +1,3 @@
-import webpush from 'web-push';
 import {
   DeliveryError,
   type PushMessage,
@@ -44,6 +43,8 @@ export class WebPushSender implements PushSender {
   }
 
   async send(message: PushMessage, signal: AbortSignal): Promise<SendReceipt> {
+    // Loaded on the first push: a process that sends none does not carry web-push.
+    const webpush = (await import('web-push')).default;
     const details = webpush.generateRequestDetails(message.subscription, message.payload, {
       vapidDetails: this.#vapid,
       TTL: message.ttlSeconds,

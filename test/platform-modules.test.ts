@@ -1,0 +1,115 @@
+/**
+ * Each role loads only what it uses (issue #9: every module a process loads is memory it
+ * keeps): `herald api` and `herald worker` on PostgreSQL with the Postgres queue load no Kafka
+ * or Redis client, no PGlite, no mail or push library, no RDKit and no client-command code,
+ * and the worker none of the HTTP API (Fastify, its plugins, the OpenAPI document).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { dropSchema, POSTGRES_URL, uniqueSchema } from './helpers/databases.ts';
+
+const HERALD = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
+const RECORDER = fileURLToPath(new URL('./helpers/record-modules.ts', import.meta.url));
+
+/** Packages (node_modules/<name>/) a process loaded. */
+function packagesOf(modules: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const url of modules) {
+    const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (match?.[1] !== undefined) names.add(match[1]);
+  }
+  return names;
+}
+
+/** Runs `herald <role>` until it is ready, stops it, and returns what it loaded. */
+async function modulesOf(
+  role: 'api' | 'worker',
+  env: Record<string, string>,
+): Promise<{ execArgv: string[]; modules: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
+  const out = join(dir, `${role}.json`);
+  try {
+    const child = spawn(process.execPath, ['--import', RECORDER, HERALD, role], {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        PORT: '0',
+        OPS_PORT: '0',
+        ...env,
+        RECORD_MODULES_TO: out,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const ready = role === 'api' ? '"api listening"' : '"worker started"';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: string) => {
+        output += chunk;
+        if (output.includes(ready)) resolve();
+      };
+      child.stdout.setEncoding('utf8').on('data', onData);
+      child.stderr.setEncoding('utf8').on('data', onData);
+      child.on('exit', (code) => reject(new Error(`herald ${role} exited (${code}): ${output}`)));
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    return JSON.parse(readFileSync(out, 'utf8')) as { execArgv: string[]; modules: string[] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('herald api and herald worker load only what their role and configuration use', async (t) => {
+  const schema = uniqueSchema('herald_modules');
+  t.after(() => dropSchema(schema));
+  const env = {
+    DATABASE_URL: POSTGRES_URL,
+    DATABASE_SCHEMA: schema,
+    BROKER: 'postgres',
+    // The defaults: agents and notifications on, with the offline agent and the log sender.
+    AGENTS_ENABLED: 'true',
+    NOTIFICATIONS_ENABLED: 'true',
+  };
+  // The API first: it migrates the schema.
+  const api = await modulesOf('api', env);
+  const worker = await modulesOf('worker', env);
+
+  const unused = [
+    '@platformatic/kafka',
+    'ioredis',
+    '@electric-sql/pglite',
+    'nodemailer',
+    'web-push',
+    '@rdkit/rdkit',
+    'hdr-histogram-js',
+  ];
+  for (const [role, loaded] of [
+    ['api', api],
+    ['worker', worker],
+  ] as const) {
+    const packages = packagesOf(loaded.modules);
+    assert.ok(packages.has('pg'), `${role} runs on PostgreSQL`);
+    for (const name of unused) assert.ok(!packages.has(name), `${role} loaded ${name}`);
+    assert.ok(
+      !loaded.modules.some((url) => url.includes('/src/cli/commands/')),
+      `${role} loaded the client commands`,
+    );
+  }
+  assert.ok(packagesOf(api.modules).has('fastify'));
+  // (Ajv itself is the agents': they check an LLM's answers against a JSON Schema.)
+  for (const name of [
+    'fastify',
+    '@fastify/swagger',
+    '@fastify/swagger-ui',
+    '@fastify/static',
+    'ajv-formats',
+  ]) {
+    assert.ok(!packagesOf(worker.modules).has(name), `the worker loaded ${name}`);
+  }
+});
