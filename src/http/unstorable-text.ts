@@ -13,6 +13,42 @@ function unstorable(text: string): boolean {
  * accepted and then failing deep inside.
  */
 export function findUnstorableText(value: unknown, prefix = ''): string | undefined {
+  // Every request body goes through here: the common answer (nothing to refuse) is found
+  // without building a path per key, which cost a 1,000-event batch ~1.7 MB of garbage.
+  if (!containsUnstorableText(value)) return undefined;
+  return pathOfUnstorableText(value, prefix);
+}
+
+/** Whether any key or string in `value` is unstorable; allocates nothing but its stack. */
+function containsUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return unstorable(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop() as Record<string, unknown>;
+    if (Array.isArray(node)) {
+      for (const child of node) {
+        if (typeof child === 'string') {
+          if (unstorable(child)) return true;
+        } else if (typeof child === 'object' && child !== null) stack.push(child);
+      }
+      continue;
+    }
+    // for…in with hasOwn visits what Object.entries does, without an array per object.
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue;
+      if (unstorable(key)) return true;
+      const child = node[key];
+      if (typeof child === 'string') {
+        if (unstorable(child)) return true;
+      } else if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return false;
+}
+
+/** The path of the first unstorable key or string (the refusal's detail; rare, so plain). */
+function pathOfUnstorableText(value: unknown, prefix: string): string | undefined {
   const stack: [unknown, string][] = [[value, prefix]];
   while (stack.length > 0) {
     const [node, path] = stack.pop() as [unknown, string];
