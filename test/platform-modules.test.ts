@@ -2,7 +2,8 @@
  * Each role loads only what it uses (issue #9: every module a process loads is memory it
  * keeps): `herald api` and `herald worker` on PostgreSQL with the Postgres queue load no Kafka
  * or Redis client, no PGlite, no mail or push library, no RDKit and no client-command code,
- * and the worker none of the HTTP API (Fastify, its plugins, the OpenAPI document).
+ * and the worker none of the HTTP API (Fastify, its plugins, the OpenAPI document). Both run
+ * with the heap flags of src/cli/heap-flags.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -100,6 +101,9 @@ test('herald api and herald worker load only what their role and configuration u
       !loaded.modules.some((url) => url.includes('/src/cli/commands/')),
       `${role} loaded the client commands`,
     );
+    for (const flag of ['--max-semi-space-size=16', '--heap-growing-percent=100']) {
+      assert.ok(loaded.execArgv.includes(flag), `${role} runs without ${flag}`);
+    }
   }
   assert.ok(packagesOf(api.modules).has('fastify'));
   // (Ajv itself is the agents': they check an LLM's answers against a JSON Schema.)
