@@ -21,6 +21,8 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts';
 const LANES = 12;
 const PER_LANE = 60;
 const SLOW_LINK = { delayMs: 12 };
+/** PostgreSQL's ReadyForQuery message outside a transaction: 'Z', length 5, status 'I'. */
+const READY_IDLE = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 
 test('SIGKILL of the API between enqueue and response: a retry with the same Idempotency-Key yields exactly one event', async (t) => {
   const schema = uniqueSchema('herald_fault');
@@ -79,8 +81,9 @@ test('SIGKILL of the API between enqueue and response: a retry with the same Ide
 
   // Kill the API mid-flight until some retry proved a lost answer was a stored event
   // (at least 3 kills, at most 10), restarting it each time.
-  // Kill the API the moment PostgreSQL acknowledges a COMMIT of published events: the events
-  // are durable, the acknowledgement is still on the (slow) wire, no 202 has been sent.
+  // Kill the API the moment PostgreSQL answers an append: the ids it stored (this test's
+  // `api-kill-` keys) and ReadyForQuery with the transaction ended ('I'), so the events are
+  // durable, the answer is still on the (slow) wire, and no 202 has been sent.
   let kills = 0;
   while (kills < 3) {
     const before = log.acknowledged.size;
@@ -90,7 +93,7 @@ test('SIGKILL of the API between enqueue and response: a retry with the same Ide
     });
     const victim = api;
     proxy.tap((direction, chunk) => {
-      if (direction === 'down' && chunk.includes('COMMIT\0')) {
+      if (direction === 'down' && chunk.includes('api-kill-') && chunk.includes(READY_IDLE)) {
         proxy.tap(undefined);
         victim.child.kill('SIGKILL');
       }

@@ -107,7 +107,8 @@ test('an unavailable provider: the offline agent answers, the run is marked, and
     fastLlm(fake.url, {
       LLM_MAX_RETRIES: '1',
       LLM_BREAKER_FAILURES: '2',
-      LLM_BREAKER_COOLDOWN_MS: '200',
+      // Long enough that the circuit is still open when the first pass runs on a slow machine.
+      LLM_BREAKER_COOLDOWN_MS: '1500',
     }),
   );
   await submit(platform.url, 'mol-down');
@@ -125,7 +126,7 @@ test('an unavailable provider: the offline agent answers, the run is marked, and
   assert.equal(fake.requests.length, calls);
 
   fake.setDefault({ kind: 'answer' });
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  await new Promise((resolve) => setTimeout(resolve, 1600));
   assert.equal(await platform.agents?.reenrich(), 1);
   const healed = await moleculeWithRuns(platform.url, 'mol-down', 2);
   const [latest, old] = healed.runs;
