@@ -6,15 +6,15 @@
  * with the heap flags of src/cli/heap-flags.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from './helpers/databases.ts';
+import { eventually } from './helpers/eventually.ts';
+import { runHerald } from './helpers/herald-process.ts';
 
-const HERALD = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 const RECORDER = fileURLToPath(new URL('./helpers/record-modules.ts', import.meta.url));
 
 /** Packages (node_modules/<name>/) a process loaded. */
@@ -29,37 +29,29 @@ function packagesOf(modules: readonly string[]): Set<string> {
 
 /** Runs `herald <role>` until it is ready, stops it, and returns what it loaded. */
 async function modulesOf(
+  t: TestContext,
   role: 'api' | 'worker',
   env: Record<string, string>,
 ): Promise<{ execArgv: string[]; modules: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
   const out = join(dir, `${role}.json`);
   try {
-    const child = spawn(process.execPath, ['--import', RECORDER, HERALD, role], {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'info',
-        PORT: '0',
-        OPS_PORT: '0',
-        ...env,
-        RECORD_MODULES_TO: out,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const ready = role === 'api' ? '"api listening"' : '"worker started"';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: string) => {
-        output += chunk;
-        if (output.includes(ready)) resolve();
-      };
-      child.stdout.setEncoding('utf8').on('data', onData);
-      child.stderr.setEncoding('utf8').on('data', onData);
-      child.on('exit', (code) => reject(new Error(`herald ${role} exited (${code}): ${output}`)));
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    const herald = runHerald(
+      t,
+      [role],
+      { ...env, RECORD_MODULES_TO: out },
+      { nodeFlags: ['--import', RECORDER] },
+    );
+    const ready = role === 'api' ? 'api listening' : 'worker started';
+    await Promise.race([
+      eventually(() => (herald.logs.some((l) => l.msg === ready) ? true : undefined), {
+        timeoutMs: 30_000,
+      }),
+      herald.exited.then((code) => {
+        throw new Error(`herald ${role} exited (${code}) before it was ready`);
+      }),
+    ]);
+    await herald.stop('SIGTERM');
     return JSON.parse(readFileSync(out, 'utf8')) as { execArgv: string[]; modules: string[] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -78,8 +70,8 @@ test('herald api and herald worker load only what their role and configuration u
     NOTIFICATIONS_ENABLED: 'true',
   };
   // The API first: it migrates the schema.
-  const api = await modulesOf('api', env);
-  const worker = await modulesOf('worker', env);
+  const api = await modulesOf(t, 'api', env);
+  const worker = await modulesOf(t, 'worker', env);
 
   const unused = [
     '@platformatic/kafka',

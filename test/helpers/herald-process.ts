@@ -15,9 +15,17 @@ export interface HeraldProcess {
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
 
-/** Runs the real `herald` CLI as a child process; killed after the test if still running. */
-export function runHerald(t: Cleanup, args: string[], env: Record<string, string>): HeraldProcess {
-  const child = spawn(process.execPath, [HERALD, ...args], {
+/**
+ * Runs the real `herald` CLI as a child process; killed after the test if still running.
+ * `nodeFlags` go to Node before the CLI (e.g. `--import` of a recording hook).
+ */
+export function runHerald(
+  t: Cleanup,
+  args: string[],
+  env: Record<string, string>,
+  options: { nodeFlags?: readonly string[] } = {},
+): HeraldProcess {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), HERALD, ...args], {
     // OPS_PORT 0: several workers run side by side, each on a free port of its own.
     env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', OPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
