@@ -21,14 +21,19 @@ import { type Service, startHerald } from '../lib/processes.ts';
 import { type Context, fmt, type Scenario, type ScenarioResult } from '../lib/report.ts';
 
 export interface ChaosStep {
-  /** When, as the fraction of the planned events persisted so far (0..1): while workers work. */
-  atFraction: number;
+  /** When: once this many events are persisted (a count, so a slow machine sees the same story). */
+  atPersisted: number;
   action: 'kill' | 'add';
 }
 
 export interface ScaleOutOptions {
-  /** Events to send in all (the run stops sending earlier if `maxLoadMs` passes). */
+  /**
+   * Events to send at least. The load goes on past them until every chaos step has happened,
+   * every added worker consumes, and `eventsAfterChaos` more were acknowledged, so that every
+   * step finds work flowing however slow the machine (or until `maxLoadMs` passes).
+   */
   events: number;
+  eventsAfterChaos: number;
   maxLoadMs: number;
   /** Events per second offered; undefined = as fast as the APIs acknowledge them. */
   rate?: number;
@@ -54,6 +59,8 @@ export interface ChaosEvent {
   worker: string;
   acknowledged_then: number;
   persisted_then: number;
+  /** For an added worker: events acknowledged when it was consuming (undefined: it never was). */
+  ready_acknowledged?: number;
 }
 
 /** A later event of a key persisted before an earlier one. */
@@ -181,6 +188,14 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       const planned = rounds * options.lanes * options.keysPerLane;
       const started = Date.now();
       const loadDeadline = started + options.maxLoadMs;
+      const chaos: ChaosEvent[] = [];
+      // Load flows until the chaos is over and has been followed by eventsAfterChaos events.
+      const chaosOver = () =>
+        chaos.length === options.chaos.length &&
+        chaos.every((c) => c.action === 'kill' || c.ready_acknowledged !== undefined) &&
+        acknowledged.size >=
+          Math.max(...chaos.map((c) => c.ready_acknowledged ?? c.acknowledged_then)) +
+            options.eventsAfterChaos;
 
       // Each lane sends a round (one event per key) every roundMs when paced.
       const roundMs =
@@ -190,7 +205,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       const lane = async (laneIndex: number) => {
         const api = apis[laneIndex % apis.length]?.url ?? '';
         const keys = Array.from({ length: options.keysPerLane }, (_, k) => `key-${laneIndex}-${k}`);
-        for (let seq = 0; seq < rounds && Date.now() < loadDeadline; seq++) {
+        for (let seq = 0; (seq < rounds || !chaosOver()) && Date.now() < loadDeadline; seq++) {
           const due = started + seq * roundMs + (laneIndex * roundMs) / options.lanes;
           if (due > Date.now()) await sleep(due - Date.now());
           const events = keys.map((key) => ({
@@ -243,7 +258,6 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       };
 
       // Chaos, driven by progress so a slow machine sees the same story as a fast one.
-      const chaos: ChaosEvent[] = [];
       const timeline: { at: number; persisted: number; acknowledged: number }[] = [];
       let loading = true;
       const chaosEvent = (action: 'kill' | 'add', worker: string, persisted: number) => ({
@@ -254,12 +268,12 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
         persisted_then: persisted,
       });
       const monitor = (async () => {
-        const steps = [...options.chaos].sort((a, b) => a.atFraction - b.atFraction);
+        const steps = [...options.chaos].sort((a, b) => a.atPersisted - b.atPersisted);
         while (loading) {
           const persisted = await persistedCount();
           timeline.push({ at: Date.now() - started, persisted, acknowledged: acknowledged.size });
           const step = steps[0];
-          if (step !== undefined && persisted >= step.atFraction * planned) {
+          if (step !== undefined && persisted >= step.atPersisted) {
             steps.shift();
             if (step.action === 'kill') {
               const victim = workers.find((w) => w.rssMiB() !== undefined);
@@ -274,9 +288,13 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
               // next steps must not wait for it.
               const { name, ready } = addWorker();
               log(`adding ${name} at ${fmt(persisted)} persisted`);
-              chaos.push(chaosEvent('add', name, persisted));
+              const added: ChaosEvent = chaosEvent('add', name, persisted);
+              chaos.push(added);
               ready.then(
-                () => log(`${name} consuming`),
+                () => {
+                  added.ready_acknowledged = acknowledged.size;
+                  log(`${name} consuming at ${fmt(acknowledged.size)} acknowledged`);
+                },
                 (error: unknown) => log(`${name} failed to start: ${error}`),
               );
             }
@@ -501,21 +519,24 @@ export const scaleOut: Scenario = {
   name: 'scale-out',
   title: 'Scale-out on Kafka: 2 APIs, 4 workers, workers SIGKILLed and added mid-run',
   async run(context: Context): Promise<ScenarioResult> {
+    const events = context.quick ? 4000 : 100_000;
+    const at = (fraction: number) => Math.round(fraction * events);
     const options: ScaleOutOptions = {
-      events: context.quick ? 4000 : 100_000,
-      maxLoadMs: context.quick ? 30_000 : 300_000,
+      events,
+      eventsAfterChaos: context.quick ? 1000 : 10_000,
+      maxLoadMs: context.quick ? 60_000 : 600_000,
       apis: 2,
       workers: 4,
       partitions: 8,
       lanes: 8,
       keysPerLane: 50,
       chaos: [
-        { atFraction: 0.2, action: 'kill' },
-        { atFraction: 0.35, action: 'add' },
-        { atFraction: 0.5, action: 'kill' },
-        { atFraction: 0.5, action: 'kill' },
-        { atFraction: 0.65, action: 'add' },
-        { atFraction: 0.8, action: 'add' },
+        { atPersisted: at(0.2), action: 'kill' },
+        { atPersisted: at(0.35), action: 'add' },
+        { atPersisted: at(0.5), action: 'kill' },
+        { atPersisted: at(0.5), action: 'kill' },
+        { atPersisted: at(0.65), action: 'add' },
+        { atPersisted: at(0.8), action: 'add' },
       ],
       sessionTimeoutMs: 10_000,
       drainTimeoutMs: 300_000,
@@ -560,7 +581,7 @@ export const scaleOut: Scenario = {
       ],
       notes: [
         `${options.lanes * options.keysPerLane} keys; each request carries one event per key of its lane, and a key's next event is sent only after the previous one was acknowledged.`,
-        `Chaos at fractions of the events persisted: ${options.chaos.map((s) => `${s.action} at ${s.atFraction * 100} %`).join(', ')}. KAFKA_SESSION_TIMEOUT_MS=${options.sessionTimeoutMs}: a killed worker's partitions wait that long before moving.`,
+        `Chaos at counts of events persisted: ${options.chaos.map((s) => `${s.action} at ${fmt(s.atPersisted)}`).join(', ')}; the load goes on until every step has happened, every added worker consumes, and ${fmt(options.eventsAfterChaos)} more events were acknowledged. KAFKA_SESSION_TIMEOUT_MS=${options.sessionTimeoutMs}: a killed worker's partitions wait that long before moving.`,
         'lost = acknowledged − persisted; duplicate effects = daily rollup counts (bumped in the statement that inserts the row, for inserted rows only) above the number of rows; reordered = keys whose sequence numbers go backwards in the order rows were written (inserting transaction, then offset) or in broker offsets.',
         `Requests: ${report.requests.ok} acknowledged, ${report.requests.retried} retries, ${report.requests.failed} given up. ${c.unacknowledged_persisted} events persisted without an acknowledgement (their request failed after they were durable).`,
         'Every process (6 Herald processes, Kafka, PostgreSQL, the load generator) shares the same 2 cores.',
