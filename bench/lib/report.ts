@@ -94,3 +94,18 @@ export function goalsTable(goals: readonly Goal[], title = 'Goals (this run)'): 
     rows: goals.map((g) => [g.goal, g.target, g.measured, goalStatus(g.met)]),
   };
 }
+
+/** Where the latest run's tables begin and end in bench/README.md; `npm run bench` rewrites them. */
+export const LATEST_RUN_BEGIN =
+  '<!-- BEGIN LATEST RUN: written by `npm run bench` from bench/results/*.json; do not edit -->';
+export const LATEST_RUN_END = '<!-- END LATEST RUN -->';
+
+/** `readme` with the text between the latest-run markers replaced by `tables`. */
+export function withLatestRun(readme: string, tables: string): string {
+  const begin = readme.indexOf(LATEST_RUN_BEGIN);
+  const end = readme.indexOf(LATEST_RUN_END);
+  if (begin === -1 || end < begin) {
+    throw new Error(`bench/README.md lacks the lines ${LATEST_RUN_BEGIN} and ${LATEST_RUN_END}`);
+  }
+  return `${readme.slice(0, begin + LATEST_RUN_BEGIN.length)}\n${tables}${readme.slice(end)}`;
+}
