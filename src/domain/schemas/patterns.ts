@@ -10,6 +10,8 @@ import { RE2JS } from 're2js';
 export interface PatternMatcher {
   /** Whether the pattern matches anywhere in `text` (JSON Schema patterns are not anchored). */
   test(text: string): boolean;
+  /** Distinct per pattern (Ajv keys a compiled schema's patterns by it). */
+  toString(): string;
 }
 
 /**
@@ -53,7 +55,11 @@ export function compilePattern(source: string): PatternMatcher {
   const known = cache.get(source);
   if (known !== undefined) return known;
   const re = RE2JS.compile(toRe2Syntax(source));
-  const matcher: PatternMatcher = { test: (text) => re.matcher(text).find() };
+  const matcher: PatternMatcher = {
+    test: (text) => re.matcher(text).find(),
+    // Ajv keys the patterns of a compiled schema by this text: it must differ per pattern.
+    toString: () => `re2:${source}`,
+  };
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(source, matcher);
   return matcher;
