@@ -12,7 +12,7 @@ export interface ContractError {
 export type ContractVerdict =
   /** The type has no contract (or the topic carries none). */
   | { status: 'unchecked' }
-  | { status: 'valid'; eventType: string; version: number; deprecated: boolean }
+  | { status: 'valid'; eventType: string; version: number; deprecatedAt: string | null }
   | {
       status: 'violation';
       /** What the type's contract says to do: answer 422, or accept and dead-letter. */
@@ -84,7 +84,7 @@ export class ContractCheck {
     if (validate === undefined) throw new Error(`no validator for ${eventType} v${version}`);
     const payload = body[field] ?? EMPTY;
     if (validate(payload)) {
-      return { status: 'valid', eventType, version, deprecated: type.deprecatedAt !== null };
+      return { status: 'valid', eventType, version, deprecatedAt: type.deprecatedAt };
     }
     return violation(type.onViolation, eventType, version, contractErrors(validate.errors, field));
   }
