@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadConfig } from '../../../src/config.ts';
+import { createLogger } from '../../../src/observability/logger.ts';
+import { startPlatform } from '../../../src/platform.ts';
+import { dropSchema, POSTGRES_URL, uniqueSchema } from '../../helpers/databases.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { startFakeHttp } from '../../helpers/fake-http.ts';
 import { getJson, postJson, startTestPlatform } from '../../helpers/platform.ts';
@@ -333,4 +337,54 @@ test('SCHEMAS_REQUIRED refuses events of types without a schema, and keeps accep
     const { body } = await getJson(`${url}/api/v1/events/${known.body.event_id}`);
     return body.status === 'processed' ? true : undefined;
   });
+});
+
+test('two API processes on one database: a schema registered on one is in force on the other within SCHEMAS_POLL_MS', async (t) => {
+  const schema = uniqueSchema();
+  t.after(() => dropSchema(schema));
+  const pollMs = 1000;
+  const start = async () => {
+    const config = loadConfig(
+      {},
+      {
+        DATABASE_URL: POSTGRES_URL,
+        DATABASE_SCHEMA: schema,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
+        SCHEMAS_POLL_MS: String(pollMs),
+      },
+    );
+    const platform = await startPlatform(config, createLogger('silent'), {
+      api: true,
+      worker: false,
+    });
+    t.after(() => platform.stop());
+    return platform.url ?? '';
+  };
+  // Started one after the other: the first migrates.
+  const first = await start();
+  const second = await start();
+  const event = { event_type: 'purchase', user_id: 'u1', properties: { amount: 'ten' } };
+  assert.equal((await postJson(`${second}/events`, event)).status, 202, 'no schema yet');
+
+  const registered = await send('PUT', `${first}/api/v1/schemas/purchase`, { schema: purchaseV1 });
+  assert.equal(registered.status, 201);
+  const changedAt = Date.now();
+  const refused = await eventually(
+    async () => {
+      const answer = await postJson(`${second}/events`, event);
+      return answer.status === 422 ? answer : undefined;
+    },
+    { timeoutMs: 30_000, message: 'the schema in force on the second API' },
+  );
+  // The stated bound is SCHEMAS_POLL_MS plus one reload (notifications usually win); the slack
+  // is for a loaded machine, not part of the bound.
+  assert.ok(Date.now() - changedAt < pollMs + 15_000);
+  assert.deepEqual(
+    (refused.body.errors as { field: string }[]).map((e) => e.field),
+    ['properties.amount'],
+  );
+  const seen = await getJson(`${second}/api/v1/schemas/purchase`);
+  assert.equal(seen.body.version, 1);
 });
