@@ -56,7 +56,8 @@ export function compilePattern(source: string): PatternMatcher {
   if (known !== undefined) return known;
   const re = RE2JS.compile(toRe2Syntax(source));
   const matcher: PatternMatcher = {
-    test: (text) => re.matcher(text).find(),
+    // test(): an unanchored search without capture groups, on the DFA when it can.
+    test: (text) => re.test(text),
     // Ajv keys the patterns of a compiled schema by this text: it must differ per pattern.
     toString: () => `re2:${source}`,
   };
