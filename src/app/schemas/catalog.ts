@@ -70,7 +70,21 @@ export class SchemaCatalog {
     if (known !== undefined) return known;
     const record = this.#entries.get(eventType)?.versions.get(version);
     if (record === undefined || this.#compiler === undefined) return undefined;
-    const validator = this.#compiler.compile(record.schema);
+    let validator: ContractValidator;
+    try {
+      validator = this.#compiler.compile(record.schema);
+    } catch (error) {
+      // Registered schemas compiled when they were registered; one that no longer does (an
+      // upgrade of the validator) fails its events, which a quarantine keeps for replay.
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#logger.error(
+        { err: error, eventType, version },
+        'a registered schema does not compile',
+      );
+      validator = uncompilable(
+        `cannot be checked: v${version} of the schema does not compile (${reason})`,
+      );
+    }
     this.#validators.set(key, validator);
     return validator;
   }
@@ -139,16 +153,20 @@ export class SchemaCatalog {
     this.#revision = revision;
     // The latest versions are the ones events use: compiled now, not on an event's time.
     for (const entry of entries.values()) {
-      try {
-        this.validator(entry.type.eventType, entry.type.latestVersion);
-      } catch (error) {
-        this.#logger.error(
-          { err: error, eventType: entry.type.eventType, version: entry.type.latestVersion },
-          'a registered schema does not compile',
-        );
-      }
+      this.validator(entry.type.eventType, entry.type.latestVersion);
     }
     this.#logger.debug({ revision, types: entries.size }, 'schema registry loaded');
     return true;
   }
+}
+
+/** A validator that refuses everything, saying why. */
+function uncompilable(message: string): ContractValidator {
+  const validate = (() => {
+    validate.errors = [
+      { instancePath: '', schemaPath: '#', keyword: 'schema', params: {}, message },
+    ];
+    return false;
+  }) as unknown as ContractValidator;
+  return validate;
 }

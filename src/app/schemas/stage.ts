@@ -1,13 +1,16 @@
+import { SCHEMA_CHECKED_HEADER } from '../../domain/schemas/model.ts';
 import { ErrorCodes, HeraldError } from '../../errors.ts';
 import type { Stage } from '../pipeline.ts';
 import type { SchemaCatalog } from './catalog.ts';
 import { ContractCheck, describeViolation } from './contract-check.ts';
 
 /**
- * The worker's contract stage: every delivered event whose type has a contract is checked
- * again, against the registry as this process knows it now — so that a quarantined event
- * (accepted with a violation) is dead-lettered with reason `schema_violation`, and the same
- * event replayed after the schema was fixed passes. Types without a contract pass.
+ * The worker's contract stage: a delivered event whose type has a contract is checked against
+ * the registry as this process knows it now — so that a quarantined event (accepted with a
+ * violation) is dead-lettered with reason `schema_violation`, and the same event replayed after
+ * the schema was fixed passes. An event the API checked and found valid (`schema_checked`) is
+ * not checked again on its first delivery: its producer was told 202, and a schema changed
+ * since (under compatibility none) must not dead-letter it. Types without a contract pass.
  */
 export function contractStage(catalog: SchemaCatalog): Stage {
   // SCHEMAS_REQUIRED is the API's to enforce: what it accepted is not refused afterwards.
@@ -15,6 +18,7 @@ export function contractStage(catalog: SchemaCatalog): Stage {
   return {
     name: 'contract',
     run({ message }) {
+      if (message.generation === 0 && message.headers[SCHEMA_CHECKED_HEADER] !== undefined) return;
       const verdict = contracts.check(message.topic, message.value);
       if (verdict.status !== 'violation') return;
       throw new HeraldError(ErrorCodes.SCHEMA_VIOLATION, describeViolation(verdict), {

@@ -48,6 +48,13 @@ export const SCHEMA_EVENTS = {
   updated: 'schema.updated',
 } as const;
 
+/**
+ * The message header the API sets on an event it checked and found valid: the schema version.
+ * The worker trusts it on first delivery — the producer was told 202 — and checks everything
+ * else: quarantined events, replays, events of other producers on a shared broker.
+ */
+export const SCHEMA_CHECKED_HEADER = 'schema_checked';
+
 /** The broker topic registry events are published on (ordering key: the event type). */
 export const SCHEMAS_TOPIC = 'schemas';
 

@@ -96,7 +96,9 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         const body = request.body as Record<string, unknown>;
         const contract = contractOf(topic, body);
         if (contract?.rejected) return sendProblem(reply, contract.rejected);
-        const [accepted] = await ingest.accept([submission(request, topic, body, idempotencyKey)]);
+        const [accepted] = await ingest.accept([
+          submission(request, topic, body, idempotencyKey, contract?.checked),
+        ]);
         if (accepted === undefined) throw new Error('ingest returned no result');
         reply.header('location', `/api/v1/events/${encodeURIComponent(accepted.id)}`);
         if (contract?.deprecation) reply.header('deprecation', contract.deprecation);
@@ -194,7 +196,10 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         }
         if (contract?.quarantined) quarantined.set(index, contract.errors ?? []);
         const key = idempotencyKey === undefined ? undefined : `${idempotencyKey}:${index}`;
-        valid.push({ index, submission: submission(request, checked.topic, checked.body, key) });
+        valid.push({
+          index,
+          submission: submission(request, checked.topic, checked.body, key, contract?.checked),
+        });
       }
       if (valid.length === 0) {
         const body = problem(
@@ -295,10 +300,12 @@ function submission(
   topic: Topic,
   body: Record<string, unknown>,
   idempotencyKey: string | undefined,
+  schemaChecked?: string,
 ): Submission {
   const traceparent = requestTraceparent(request);
   const s: Submission = { topic, body, correlationId: request.id };
   if (idempotencyKey !== undefined) s.idempotencyKey = idempotencyKey;
+  if (schemaChecked !== undefined) s.schemaChecked = schemaChecked;
   if (traceparent !== undefined) s.traceparent = traceparent;
   return s;
 }

@@ -519,12 +519,15 @@ export function contractOutcome(verdict: ContractVerdict):
       errors?: FieldError[];
       /** The `Deprecation` header (RFC 9745) of an event of a deprecated type. */
       deprecation?: string;
+      /** The version a valid event was checked against (its schema_checked header). */
+      checked?: string;
     } {
   if (verdict.status === 'unchecked') return { quarantined: false };
   if (verdict.status === 'valid') {
+    const checked = String(verdict.version);
     const at = verdict.deprecatedAt;
-    if (at === null) return { quarantined: false };
-    return { quarantined: false, deprecation: `@${Math.floor(Date.parse(at) / 1000)}` };
+    if (at === null) return { quarantined: false, checked };
+    return { quarantined: false, checked, deprecation: `@${Math.floor(Date.parse(at) / 1000)}` };
   }
   if (verdict.action === 'quarantine') return { quarantined: true, errors: verdict.errors };
   const which =
