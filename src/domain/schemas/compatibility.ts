@@ -498,7 +498,7 @@ class Inclusion {
           { a: pa, b: pb },
           inB
             ? `${B} forbids "${name}", which ${A} accepts`
-            : `${B} no longer allows "${name}" (additionalProperties is false), which ${A} accepts`,
+            : `${B} does not allow "${name}" (its additionalProperties is false), which ${A} accepts`,
         );
         continue;
       }
