@@ -28,6 +28,7 @@ import { analytics } from './scenarios/analytics.ts';
 import { e2e } from './scenarios/e2e.ts';
 import { fuzz } from './scenarios/fuzz.ts';
 import { ingestBatch } from './scenarios/ingest-batch.ts';
+import { ingestContracts } from './scenarios/ingest-contracts.ts';
 import { ingestSingle } from './scenarios/ingest-single.ts';
 import { memory } from './scenarios/memory.ts';
 import { peers } from './scenarios/peers.ts';
@@ -43,6 +44,7 @@ export const SCENARIOS: readonly Scenario[] = [
   analytics,
   scaleOut,
   fuzz,
+  ingestContracts,
   // New scenarios: import above, add one line here.
 ];
 

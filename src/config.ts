@@ -86,6 +86,8 @@ export interface Config {
   webhookDisableAfterMs: number;
   webhookSecretRotationMs: number;
   webhookAllowPrivateTargets: string[];
+  schemasRequired: boolean;
+  schemasPollMs: number;
 }
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -786,6 +788,21 @@ function userAndNotificationSettings() {
       [],
       list,
       'private or loopback addresses/CIDRs webhooks may target (e.g. 127.0.0.1); none by default',
+    ),
+    // Event contracts (issue #21).
+    schemasRequired: s(
+      'schemasRequired',
+      'SCHEMAS_REQUIRED',
+      false,
+      booleanFlag,
+      'refuse (422) analytics and EventFlow events whose type has no registered schema',
+    ),
+    schemasPollMs: s(
+      'schemasPollMs',
+      'SCHEMAS_POLL_MS',
+      1000,
+      integer(50, 60000),
+      'how often a process checks the schema registry for changes made elsewhere (besides LISTEN/NOTIFY): the bound on how long a change takes to apply everywhere',
     ),
   };
 }

@@ -29,6 +29,8 @@ export const ErrorCodes = {
   DELIVERY_FAILED: 'HERALD_DELIVERY_FAILED',
   /** A webhook target resolves to a private or loopback address that is not allowed. */
   TARGET_REFUSED: 'HERALD_TARGET_REFUSED',
+  /** An event breaks its type's registered schema; details.errors names each failing place. */
+  SCHEMA_VIOLATION: 'HERALD_SCHEMA_VIOLATION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

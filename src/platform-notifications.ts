@@ -18,6 +18,7 @@ import { NotificationIntake } from './app/notifications/intake.ts';
 import { NotificationService } from './app/notifications/service.ts';
 import { WebhookEndpoints } from './app/notifications/webhook-endpoints.ts';
 import type { Config } from './config.ts';
+import { SCHEMAS_TOPIC } from './domain/schemas/model.ts';
 import { USERS_TOPIC } from './domain/users.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 import type { Logger } from './observability/logger.ts';
@@ -137,7 +138,7 @@ export async function startNotifications(
   });
   const service = new NotificationService(intake, dispatcher, log, {
     consumerId: `${hostname()}-${process.pid}-notify-${Math.random().toString(36).slice(2, 8)}`,
-    topics: [...new Set([USERS_TOPIC, ...config.notifyTopics])],
+    topics: [...new Set([USERS_TOPIC, SCHEMAS_TOPIC, ...config.notifyTopics])],
     batchSize: Math.min(config.workerBatchSize, 100),
     retry: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
   });

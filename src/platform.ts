@@ -9,6 +9,7 @@ import { PostgresEventStore } from './adapters/store/postgres/event-store.ts';
 import { PostgresFunnelSealer, WORKER_SEALING } from './adapters/store/postgres/funnel-sealer.ts';
 import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
 import { PostgresOutboxStore } from './adapters/store/postgres/outbox.ts';
+import { PostgresSchemaRegistryStore } from './adapters/store/postgres/schema-registry.ts';
 import { PostgresUserStore } from './adapters/store/postgres/users.ts';
 import { AGENT_GROUP, type AgentRunner } from './app/agents/runner.ts';
 import { AnalyticsService } from './app/analytics.ts';
@@ -18,6 +19,9 @@ import { IngestService } from './app/ingest.ts';
 import { NOTIFICATION_GROUP, type NotificationService } from './app/notifications/service.ts';
 import { OutboxRelay } from './app/outbox-relay.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
+import { SchemaCatalog } from './app/schemas/catalog.ts';
+import { ContractCheck } from './app/schemas/contract-check.ts';
+import { withContractStage } from './app/schemas/stage.ts';
 import { UserService } from './app/users.ts';
 import { Worker } from './app/worker.ts';
 import type { Config } from './config.ts';
@@ -63,6 +67,8 @@ export interface RunningPlatform {
   outboxRelay: OutboxRelay | undefined;
   /** Packs closed hours for fast funnels (worker role, ANALYTICS_SEAL_INTERVAL_MS > 0). */
   funnelSealing: FunnelSealing | undefined;
+  /** This process's view of the event contracts (both roles). */
+  schemas: SchemaCatalog;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
@@ -157,6 +163,7 @@ export async function startPlatform(
   const db = await openDatabase(config, role);
   let openedBroker: Broker | undefined;
   let ops: OpsServer | undefined;
+  let stopSchemas: (() => Promise<void>) | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -166,6 +173,11 @@ export async function startPlatform(
     const store = new PostgresEventStore(db, { logInDatabase: config.broker === 'postgres' });
     const metrics = new Metrics();
     metrics.watchBroker(broker, consumerGroups(config));
+    const schemaStore = new PostgresSchemaRegistryStore(db);
+    const schemas = new SchemaCatalog(schemaStore, logger, { pollMs: config.schemasPollMs });
+    await schemas.refresh();
+    await schemas.start(db);
+    stopSchemas = () => schemas.stop();
     // Ready once every consumer of the worker role runs, not ready again as soon as it stops.
     let consumers: 'starting' | 'running' | 'stopping' = 'starting';
     if (!roles.api) {
@@ -190,7 +202,7 @@ export async function startPlatform(
           maxMs: config.retryMaxMs,
           maxAttempts: config.retryMaxAttempts,
         },
-        stages: options.stages ?? defaultStages,
+        stages: withContractStage(options.stages ?? defaultStages, schemas),
       });
       await worker.start(broker);
     }
@@ -245,6 +257,12 @@ export async function startPlatform(
         import('./platform-notifications.ts'),
       ]);
       ({ users, outboxRelay } = await startUsers(config, db, broker, logger, options.scrypt));
+      const relay = outboxRelay;
+      const { SchemaRegistry } = await import('./app/schemas/registry.ts');
+      const { contractCompiler } = await import('./app/schemas/compiler.ts');
+      const registry = new SchemaRegistry(schemaStore, schemas, contractCompiler(), logger, {
+        onEvent: () => relay.wake(),
+      });
       ingest = new IngestService(broker, metrics, {
         maxBatch: Math.max(config.batchMaxEvents, 1000),
         // PGlite has one connection: one flush at a time; a server pool takes a few at once.
@@ -271,6 +289,11 @@ export async function startPlatform(
         },
         keys: new ApiKeyService(new PostgresApiKeyStore(db), { adminKey: config.adminApiKey }),
         authRequired,
+        schemas: {
+          registry,
+          catalog: schemas,
+          contracts: new ContractCheck(schemas, { required: config.schemasRequired }),
+        },
         rateLimitPerMinute: config.rateLimitPerMinute,
         ...(config.redisUrl === undefined
           ? {}
@@ -305,6 +328,7 @@ export async function startPlatform(
         await agents?.stop();
         await notifications?.stop();
         await worker?.stop();
+        await schemas.stop();
         // Kept up while draining: a terminating pod still answers its liveness probe.
         await ops?.close();
         await broker.close();
@@ -323,12 +347,14 @@ export async function startPlatform(
       users,
       outboxRelay,
       funnelSealing,
+      schemas,
       url,
       opsUrl: ops?.url,
       stop,
     };
   } catch (error) {
     await ops?.close().catch(() => {});
+    await stopSchemas?.().catch(() => {});
     await openedBroker?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;

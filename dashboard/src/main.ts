@@ -7,6 +7,7 @@ import './views/dead-letters.ts';
 import './views/events.ts';
 import './views/agents.ts';
 import './views/analytics.ts';
+import './views/schemas.ts';
 
 const nav = document.getElementById('nav') as HTMLElement;
 const main = document.getElementById('view') as HTMLElement;

@@ -1,5 +1,6 @@
 import { routeEvent, type Topic } from '../domain/events.ts';
 import { uuidv7 } from '../domain/ids.ts';
+import { SCHEMA_CHECKED_HEADER } from '../domain/schemas/model.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SpanKind, traceBatch } from '../observability/tracing.ts';
 import type { Broker, OutgoingMessage, PublishResult } from '../ports/broker.ts';
@@ -13,6 +14,8 @@ export interface Submission {
   idempotencyKey?: string;
   correlationId: string;
   traceparent?: string;
+  /** Which schema version the API checked the event against (event contracts), if any. */
+  schemaChecked?: string;
 }
 
 export interface Accepted {
@@ -82,5 +85,8 @@ function toMessage(submission: Submission): OutgoingMessage {
   const id = typeof body.id === 'string' ? body.id : (submission.idempotencyKey ?? uuidv7());
   const headers: Record<string, string> = { correlation_id: submission.correlationId };
   if (submission.traceparent !== undefined) headers.traceparent = submission.traceparent;
+  if (submission.schemaChecked !== undefined) {
+    headers[SCHEMA_CHECKED_HEADER] = submission.schemaChecked;
+  }
   return { id, ...routeEvent(topic, body), value: body, headers };
 }

@@ -164,6 +164,9 @@ export async function processMessage(
     if (error instanceof HeraldError && error.code === ErrorCodes.POISON_MESSAGE) {
       return { kind: 'dead', failure: failureOf(message, 'poison', error) };
     }
+    if (error instanceof HeraldError && error.code === ErrorCodes.SCHEMA_VIOLATION) {
+      return { kind: 'dead', failure: failureOf(message, 'schema_violation', error) };
+    }
     // Retryable or unexpected: either may pass on another try, and retries are bounded.
     return { kind: 'retry', failure: failureOf(message, 'retries_exhausted', error) };
   }

@@ -20,7 +20,13 @@ export function accessFor(method: string, route: string): Access {
   if (method === 'POST' && (route === '/events' || startsWithAny(route, ['/api/v1/events']))) {
     return 'events:write';
   }
-  const readable = ['/api/v1/events', '/api/v1/analytics', '/api/v1/molecules', '/api/v1/agents'];
+  const readable = [
+    '/api/v1/events',
+    '/api/v1/analytics',
+    '/api/v1/molecules',
+    '/api/v1/agents',
+    '/api/v1/schemas',
+  ];
   if ((method === 'GET' || method === 'HEAD') && startsWithAny(route, readable))
     return 'analytics:read';
   return 'admin';

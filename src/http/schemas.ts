@@ -99,6 +99,18 @@ export const acceptedResponse = {
       description: 'true when this id was accepted before; nothing new was stored',
     },
     correlation_id: { type: 'string' },
+    quarantined: {
+      type: 'boolean',
+      description:
+        'the event breaks its schema and its type quarantines: it will be dead-lettered (reason schema_violation), to be replayed once fixed',
+    },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
   },
 } as const;
 
@@ -119,6 +131,7 @@ export const batchResponse = {
           event_id: { type: 'string' },
           topic: { type: 'string' },
           duplicate: { type: 'boolean' },
+          quarantined: { type: 'boolean' },
           errors: {
             type: 'array',
             items: {

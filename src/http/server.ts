@@ -35,6 +35,7 @@ import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
 import { userRoutes } from './routes/users.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
@@ -57,6 +58,8 @@ export interface ServerDependencies {
   analytics?: AnalyticsService;
   /** The delivery log and webhook endpoints (`/api/v1/notifications/*`), when given. */
   notifications?: { store: NotificationStore; endpoints: WebhookEndpoints };
+  /** The schema registry (`/api/v1/schemas`) and the contract check of ingest, when given. */
+  schemas?: SchemaRoutesOptions;
   /** Whether API keys are required (see access.ts for which routes). */
   authRequired: boolean;
   rateLimitPerMinute: number;
@@ -179,6 +182,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
         { name: 'operations', description: 'Health and metrics' },
         { name: 'users', description: 'Accounts, logins, sessions and notification preferences' },
         { name: 'notifications', description: 'Delivery log and webhook endpoints' },
+        { name: 'schemas', description: 'Event contracts: versioned JSON Schemas per event type' },
       ],
       components: {
         securitySchemes: {
@@ -187,13 +191,25 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const schemas = deps.schemas;
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Per request, on a copy: the registered contracts change while the API runs.
+    ...(schemas === undefined
+      ? {}
+      : {
+          transformSpecification: (spec: Record<string, unknown>) =>
+            documentContracts(spec, schemas.catalog),
+        }),
+  });
 
   await app.register(eventRoutes, {
     ingest: deps.ingest,
     store: deps.store,
     batchMaxEvents: deps.batchMaxEvents,
+    ...(schemas === undefined ? {} : { contracts: schemas.contracts }),
   });
+  if (schemas !== undefined) await app.register(schemaRoutes, schemas);
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
   await app.register(eventSearchRoutes, { store: deps.store });
   await app.register(dashboardRoutes);

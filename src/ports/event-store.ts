@@ -16,7 +16,13 @@ export interface ProcessedEvent {
   offset: number;
 }
 
-export type FailureReason = 'invalid' | 'poison' | 'retries_exhausted' | 'persist_failed';
+export type FailureReason =
+  | 'invalid'
+  | 'poison'
+  | 'retries_exhausted'
+  | 'persist_failed'
+  /** The event breaks its type's registered schema (event contracts, issue #21). */
+  | 'schema_violation';
 
 export interface FailedEvent {
   id: string;

@@ -64,7 +64,11 @@ async function benchSchemas(): Promise<string[]> {
 }
 
 // Three bench processes side by side: most of a quick run is processes starting.
-const GROUPS = [['ingest-single', 'ingest-batch'], ['e2e', 'memory'], ['peers']];
+const GROUPS = [
+  ['ingest-single', 'ingest-batch'],
+  ['e2e', 'memory'],
+  ['peers', 'ingest-contracts'],
+];
 
 test('a quick run of every scenario records well-formed results and goals, and cleans up after itself', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'herald-bench-smoke-'));

@@ -2,7 +2,14 @@ import { type BulkResult, type DeadLetter, getJson, postJson } from '../api.ts';
 import { formatTime, h, jsonBlock } from '../dom.ts';
 import { registerView } from '../views.ts';
 
-const REASONS = ['', 'invalid', 'poison', 'retries_exhausted', 'persist_failed'];
+const REASONS = [
+  '',
+  'invalid',
+  'poison',
+  'retries_exhausted',
+  'persist_failed',
+  'schema_violation',
+];
 
 registerView({
   id: 'dead-letters',

@@ -9,6 +9,7 @@ import { keysCommand } from './keys.ts';
 import { loadTestCommand } from './load-test.ts';
 import { monitorCommand } from './monitor.ts';
 import { produceCommand } from './produce.ts';
+import { schemasCommand } from './schemas.ts';
 import { usersCommand } from './users.ts';
 
 export { type ClientCommand, runClientCommand } from './common.ts';
@@ -22,5 +23,6 @@ export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
     eventsCommand,
     keysCommand,
     usersCommand,
+    schemasCommand,
   ].map((c) => [c.name, c]),
 );

@@ -29,7 +29,7 @@ const idParams = {
   properties: { id: { type: 'string' } },
 } as const;
 
-const REASONS = ['invalid', 'poison', 'retries_exhausted', 'persist_failed'];
+const REASONS = ['invalid', 'poison', 'retries_exhausted', 'persist_failed', 'schema_violation'];
 
 const filterProperties = {
   type: { type: 'string', maxLength: 128 },

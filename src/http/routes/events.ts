@@ -3,16 +3,20 @@ import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import type { IngestService, Submission } from '../../app/ingest.ts';
+import type { ContractCheck } from '../../app/schemas/contract-check.ts';
 import { EVENT_ID_REGEX, inferTopic, type Topic } from '../../domain/events.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
 import type { EventStore } from '../../ports/event-store.ts';
 import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
+import { contractOutcome } from './schemas.ts';
 
 export interface EventRoutesOptions {
   ingest: IngestService;
   store: EventStore;
   batchMaxEvents: number;
+  /** Event contracts: each analytics and EventFlow event is checked against its type's schema. */
+  contracts?: ContractCheck;
 }
 
 const TOPIC_SCHEMAS = {
@@ -31,7 +35,9 @@ const errorResponses = {
 
 /** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
 export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
-  const { ingest, store, batchMaxEvents } = options;
+  const { ingest, store, batchMaxEvents, contracts } = options;
+  const contractOf = (topic: Topic, body: Record<string, unknown>) =>
+    contracts === undefined ? undefined : contractOutcome(contracts.check(topic, body));
   // Batch items are validated one by one here, so each gets its own result.
   const ajv = addFormats.default(new Ajv.default({ allErrors: true, coerceTypes: false }));
   const validators = Object.fromEntries(
@@ -87,17 +93,22 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
             withErrors(422, [{ field: 'Idempotency-Key', message: idempotencyKey.message }]),
           );
         }
+        const body = request.body as Record<string, unknown>;
+        const contract = contractOf(topic, body);
+        if (contract?.rejected) return sendProblem(reply, contract.rejected);
         const [accepted] = await ingest.accept([
-          submission(request, topic, request.body as Record<string, unknown>, idempotencyKey),
+          submission(request, topic, body, idempotencyKey, contract?.checked),
         ]);
         if (accepted === undefined) throw new Error('ingest returned no result');
         reply.header('location', `/api/v1/events/${encodeURIComponent(accepted.id)}`);
+        if (contract?.deprecation) reply.header('deprecation', contract.deprecation);
         return reply.code(202).send({
           status: 'accepted',
           event_id: accepted.id,
           topic: accepted.topic,
           duplicate: accepted.duplicate,
           correlation_id: request.id,
+          ...(contract?.quarantined ? { quarantined: true, errors: contract.errors } : {}),
         });
       },
     );
@@ -167,17 +178,28 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         event_id?: string;
         topic?: string;
         duplicate?: boolean;
+        quarantined?: boolean;
       };
       const results: Result[] = [];
       const valid: { index: number; submission: Submission }[] = [];
+      const quarantined = new Map<number, FieldError[]>();
       for (const [index, item] of items.entries()) {
         const checked = checkItem(item, validators);
         if ('errors' in checked) {
           results[index] = { index, status: 'rejected', errors: checked.errors };
           continue;
         }
+        const contract = contractOf(checked.topic, checked.body);
+        if (contract?.rejected) {
+          results[index] = { index, status: 'rejected', errors: contract.errors };
+          continue;
+        }
+        if (contract?.quarantined) quarantined.set(index, contract.errors ?? []);
         const key = idempotencyKey === undefined ? undefined : `${idempotencyKey}:${index}`;
-        valid.push({ index, submission: submission(request, checked.topic, checked.body, key) });
+        valid.push({
+          index,
+          submission: submission(request, checked.topic, checked.body, key, contract?.checked),
+        });
       }
       if (valid.length === 0) {
         const body = problem(
@@ -202,6 +224,9 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           topic: a.topic,
           duplicate: a.duplicate,
         };
+        const violations = quarantined.get(index);
+        if (violations !== undefined)
+          Object.assign(results[index], { quarantined: true, errors: violations });
       }
       return reply.code(202).send({
         accepted: valid.length,
@@ -275,10 +300,12 @@ function submission(
   topic: Topic,
   body: Record<string, unknown>,
   idempotencyKey: string | undefined,
+  schemaChecked?: string,
 ): Submission {
   const traceparent = requestTraceparent(request);
   const s: Submission = { topic, body, correlationId: request.id };
   if (idempotencyKey !== undefined) s.idempotencyKey = idempotencyKey;
+  if (schemaChecked !== undefined) s.schemaChecked = schemaChecked;
   if (traceparent !== undefined) s.traceparent = traceparent;
   return s;
 }
