@@ -47,9 +47,7 @@ const rows: Row[] = [
     mode: 'forward',
     before: obj(amount, { additionalProperties: false }),
     after: obj({ ...amount, note: { type: 'string' } }, { additionalProperties: false }),
-    breaks: [
-      { keyword: 'additionalProperties', field: 'note', says: /v1 does not allow "note"/ },
-    ],
+    breaks: [{ keyword: 'additionalProperties', field: 'note', says: /v1 does not allow "note"/ }],
   },
   {
     change: 'a new optional property that accepts anything, open content model',
