@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { loadConfig, redactConfig } from '../src/config.ts';
 import { HeraldError } from '../src/errors.ts';
 
-test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, PGlite in ./data', () => {
+test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, a managed PostgreSQL in ./data', () => {
   const config = loadConfig({});
   assert.equal(config.port, 8000);
   assert.equal(config.host, '127.0.0.1');

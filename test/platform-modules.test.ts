@@ -77,6 +77,7 @@ test('herald api and herald worker load only what their role and configuration u
     '@platformatic/kafka',
     'ioredis',
     '@electric-sql/pglite',
+    'pg-copy-streams',
     'nodemailer',
     'web-push',
     '@rdkit/rdkit',

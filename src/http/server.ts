@@ -35,6 +35,7 @@ import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
@@ -196,6 +197,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   });
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
   await app.register(eventSearchRoutes, { store: deps.store });
+  await app.register(serviceRoutes, { version: deps.version });
   await app.register(dashboardRoutes);
   await app.register(apiKeyRoutes, { keys: deps.keys });
   await app.register(agentRoutes, { agents: deps.agentStore });
