@@ -337,3 +337,33 @@ test('a DATA_DIR holding some other PostgreSQL data directory is left alone: sta
   assert.ok(existsSync(join(dataDir, 'PG_VERSION')), 'nothing was moved');
   assert.ok(existsSync(join(dataDir, 'base')));
 });
+
+test('a start that fails half-way (the API port is taken) stops the cluster it started and releases DATA_DIR', async (t) => {
+  const dataDir = await dataDirFor(t);
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = String((blocker.address() as { port: number }).port);
+  const herald = runHerald(t, ['start'], { DATA_DIR: dataDir, PORT: port });
+  assert.notEqual(await herald.exited, 0);
+  assert.ok(
+    logged(herald, 'embedded PostgreSQL created and started'),
+    'it got as far as the cluster',
+  );
+  assert.deepEqual(postmastersOn(join(dataDir, 'postgres')), [], 'the cluster was stopped');
+  assert.equal(existsSync(join(dataDir, 'herald.lock')), false, 'DATA_DIR was released');
+});
+
+test('a DATA_DIR too deep for a unix socket path: the server listens in a short temporary directory instead', async (t) => {
+  const dataDir = join(await dataDirFor(t), 'a-rather-long-directory-name'.repeat(3), 'data');
+  assert.ok(Buffer.byteLength(join(dataDir, 'postgres', '.s.PGSQL.5432')) > 107);
+  const herald = runHerald(t, ['start'], { DATA_DIR: dataDir });
+  const url = await herald.url;
+  const socket = String(logged(herald, 'embedded PostgreSQL created and started')?.socket);
+  assert.ok(socket.startsWith(join(tmpdir(), 'herald-pg-')), socket);
+  assert.ok(existsSync(join(socket, '.s.PGSQL.5432')));
+  await postAndWaitProcessed(url);
+  assert.equal(await herald.stop('SIGTERM'), 0);
+  assert.equal(existsSync(socket), false, 'removed at the stop');
+});

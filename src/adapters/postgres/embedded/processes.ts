@@ -74,10 +74,14 @@ export function commandLine(pid: number): string | undefined {
   return ps(pid, 'command');
 }
 
-/** Whether a live process is a Herald server (bin/herald.js, or src/cli/main.ts under it). */
+/**
+ * Whether a live process runs Herald's CLI, by its entry point on the command line
+ * (bin/herald.js, or src/cli/main.ts run directly), not by a directory name that happens to
+ * say "herald".
+ */
 export function isHeraldProcess(pid: number): boolean {
   const command = commandLine(pid);
-  return command !== undefined && /herald/i.test(command);
+  return command !== undefined && /(^|[\s/])(bin\/herald\.js|src\/cli\/main\.ts)(\s|$)/.test(command);
 }
 
 /** Polls until the process is gone; false if it still runs after `timeoutMs`. */
