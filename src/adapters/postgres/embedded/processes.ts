@@ -81,7 +81,9 @@ export function commandLine(pid: number): string | undefined {
  */
 export function isHeraldProcess(pid: number): boolean {
   const command = commandLine(pid);
-  return command !== undefined && /(^|[\s/])(bin\/herald\.js|src\/cli\/main\.ts)(\s|$)/.test(command);
+  return (
+    command !== undefined && /(^|[\s/])(bin\/herald\.js|src\/cli\/main\.ts)(\s|$)/.test(command)
+  );
 }
 
 /** Polls until the process is gone; false if it still runs after `timeoutMs`. */
