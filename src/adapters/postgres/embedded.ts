@@ -82,23 +82,6 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
     ? await mkdtemp(join(tmpdir(), MEMORY_PREFIX))
     : resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  if (runAs !== undefined) {
-    // The server's user must reach its own directory and its programs. DATA_DIR is Herald's:
-    // it may pass through it (search only, no listing), whoever made it private.
-    if ((await unreachableBy(dataDir, runAs)) === dataDir) {
-      await chmod(dataDir, ((await stat(dataDir)).mode & 0o7777) | 0o011);
-    }
-    for (const path of [dataDir, binaries.postgres]) {
-      const blocked = await unreachableBy(path, runAs);
-      if (blocked !== undefined) {
-        throw new HeraldError(
-          ErrorCodes.CONFIG_INVALID,
-          `DATA_DIR: PostgreSQL runs as "${runAs.name}" (Herald runs as root), and ${blocked} is closed to that user, on the way to ${path}; put DATA_DIR and the checkout where "${runAs.name}" can reach them (e.g. not under /root), run herald as a non-root user, or set DATABASE_URL`,
-          { details: { setting: 'DATA_DIR', blocked } },
-        );
-      }
-    }
-  }
   const layout = embeddedLayout(dataDir);
   let lock: DataDirLock | undefined;
   let cluster: RunningCluster | undefined;
@@ -110,6 +93,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
     if (inMemory) await rm(dataDir, { recursive: true, force: true });
   };
   try {
+    if (runAs !== undefined) await checkReachable(dataDir, binaries.postgres, runAs);
     lock = await acquireDataDirLock(dataDir);
     if (lock.tookOverFrom !== undefined) {
       logger.warn(
@@ -224,6 +208,27 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
   } catch (error) {
     await cleanUp();
     throw error;
+  }
+}
+
+/**
+ * The server's user must reach its own directory and its programs. DATA_DIR is Herald's: that
+ * user may pass through it (search only, no listing) whoever made it private; a directory on
+ * the way that is closed to it (a checkout under /root) is refused with what to do.
+ */
+async function checkReachable(dataDir: string, postgres: string, runAs: RunAs): Promise<void> {
+  if ((await unreachableBy(dataDir, runAs)) === dataDir) {
+    await chmod(dataDir, ((await stat(dataDir)).mode & 0o7777) | 0o011);
+  }
+  for (const path of [dataDir, postgres]) {
+    const blocked = await unreachableBy(path, runAs);
+    if (blocked !== undefined) {
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `DATA_DIR: PostgreSQL runs as "${runAs.name}" (Herald runs as root), and ${blocked} is closed to that user, on the way to ${path}; put DATA_DIR and the checkout where "${runAs.name}" can reach them (e.g. not under /root), run herald as a non-root user, or set DATABASE_URL`,
+        { details: { setting: 'DATA_DIR', blocked } },
+      );
+    }
   }
 }
 
