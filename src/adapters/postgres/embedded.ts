@@ -5,7 +5,11 @@ import { join, resolve } from 'node:path';
 import { ErrorCodes, HeraldError } from '../../errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Database } from '../../ports/database.ts';
-import { findPostgresBinaries } from './embedded/binaries.ts';
+import {
+  findPostgresBinaries,
+  type PostgresBinaries,
+  reachableBinaries,
+} from './embedded/binaries.ts';
 import {
   type ClusterOptions,
   ensureDatabase,
@@ -74,8 +78,8 @@ export type EmbeddedDatabase = Database & { readonly url: string };
 export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const { logger } = options;
   const began = Date.now();
-  const binaries = await findPostgresBinaries();
   const runAs = resolveRunAs(options.user);
+  const found = await findPostgresBinaries();
   const inMemory = options.dataDir.startsWith(IN_MEMORY);
   if (inMemory) await sweepAbandonedMemoryClusters(logger);
   const dataDir = inMemory
@@ -86,13 +90,16 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
   let lock: DataDirLock | undefined;
   let cluster: RunningCluster | undefined;
   let socket: { dir: string; temporary: boolean } | undefined;
+  let binaries: PostgresBinaries | undefined;
   const cleanUp = async () => {
     await cluster?.stop().catch(() => {});
     if (socket?.temporary) await rm(socket.dir, { recursive: true, force: true });
+    if (binaries?.copy !== undefined) await rm(binaries.copy, { recursive: true, force: true });
     await lock?.release();
     if (inMemory) await rm(dataDir, { recursive: true, force: true });
   };
   try {
+    binaries = await reachableBinaries(found, runAs);
     if (runAs !== undefined) await checkReachable(dataDir, binaries.postgres, runAs);
     lock = await acquireDataDirLock(dataDir);
     if (lock.tookOverFrom !== undefined) {

