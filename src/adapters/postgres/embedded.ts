@@ -194,17 +194,18 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
       },
       initialised ? 'embedded PostgreSQL created and started' : 'embedded PostgreSQL started',
     );
-    const running = cluster;
+    const supervisor = superviseCluster(cluster, clusterOptions, logger);
+    const url = cluster.url();
     let closed: Promise<void> | undefined;
     return {
       ...db,
-      url: running.url(),
+      url,
       close: () => {
         closed ??= (async () => {
           try {
             await db.close();
           } finally {
-            await running.stop();
+            await supervisor.stop();
             cluster = undefined;
             await cleanUp();
           }
@@ -216,6 +217,74 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
     await cleanUp();
     throw error;
   }
+}
+
+const RESTART_MS = { first: 500, max: 30_000 };
+
+/**
+ * Herald is its server's supervisor: a server that exits while Herald runs (killed, out of
+ * memory) is started again, with backoff, on the same socket, so the pool reconnects and the
+ * breakers and retries of the pipeline carry the work over the gap (WAL recovery keeps what was
+ * committed). `stop()` stops whichever server runs at the time.
+ */
+function superviseCluster(
+  first: RunningCluster,
+  options: ClusterOptions,
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let current: RunningCluster = first;
+  let stopping = false;
+  let delay = RESTART_MS.first;
+  let restarting: Promise<void> | undefined;
+  // The wait before a restart, cut short by stop().
+  let wake: () => void = () => {};
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const watch = (server: RunningCluster) => {
+    void server.exited.then((how) => {
+      if (stopping || server !== current) return;
+      logger.error(
+        { pid: server.pid, how, log: options.logFile, retryInMs: delay },
+        'the embedded PostgreSQL server exited while Herald runs; starting it again',
+      );
+      restarting = restart();
+    });
+  };
+  const restart = async (): Promise<void> => {
+    while (!stopping) {
+      await pause(delay);
+      if (stopping) return;
+      try {
+        await clearLeftoverServer(options.dir);
+        current = await startCluster(options);
+        delay = RESTART_MS.first;
+        logger.warn({ pid: current.pid }, 'embedded PostgreSQL started again');
+        watch(current);
+        return;
+      } catch (error) {
+        delay = Math.min(delay * 2, RESTART_MS.max);
+        logger.error(
+          { err: error, retryInMs: delay },
+          'the embedded PostgreSQL did not start again',
+        );
+      }
+    }
+  };
+  watch(first);
+  return {
+    async stop() {
+      stopping = true;
+      wake();
+      await restarting;
+      await current.stop();
+    },
+  };
 }
 
 /**

@@ -367,3 +367,39 @@ test('a DATA_DIR too deep for a unix socket path: the server listens in a short 
   assert.equal(await herald.stop('SIGTERM'), 0);
   assert.equal(existsSync(socket), false, 'removed at the stop');
 });
+
+test('a server killed while Herald runs is started again, and Herald goes on accepting and processing', async (t) => {
+  const dataDir = await dataDirFor(t);
+  const cluster = join(dataDir, 'postgres');
+  const herald = runHerald(t, ['start'], { DATA_DIR: dataDir });
+  const url = await herald.url;
+  const [victim] = postmastersOn(cluster);
+  assert.ok(victim !== undefined);
+  process.kill(victim, 'SIGKILL');
+  await eventually(() => logged(herald, 'embedded PostgreSQL started again'), {
+    message: 'the server restarted',
+    timeoutMs: 30_000,
+  });
+  assert.ok(logged(herald, /exited while Herald runs/), 'the exit is logged as an error');
+  const [successor] = postmastersOn(cluster);
+  assert.ok(successor !== undefined && successor !== victim);
+  // The pool reconnects: accepted (after a few refusals at most) and processed.
+  let accepted: string | undefined;
+  await eventually(
+    async () => {
+      const response = await postJson(`${url}/events`, { event_type: 'click', user_id: 'after' });
+      if (response.status === 202) accepted = response.body.event_id as string;
+      return accepted;
+    },
+    { message: 'an event accepted after the restart', timeoutMs: 30_000 },
+  );
+  await eventually(
+    async () =>
+      (await getJson(`${url}/api/v1/events/${accepted}`)).body.status === 'processed'
+        ? true
+        : undefined,
+    { message: 'and processed', timeoutMs: 30_000 },
+  );
+  assert.equal(await herald.stop('SIGTERM'), 0);
+  assert.deepEqual(postmastersOn(cluster), []);
+});

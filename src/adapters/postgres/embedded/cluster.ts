@@ -33,6 +33,8 @@ export interface RunningCluster {
   url(database?: string): string;
   /** Fast shutdown, waiting until the server has exited. */
   stop(): Promise<void>;
+  /** Resolves (with how) when the server has exited, stopped or not. */
+  exited: Promise<string>;
 }
 
 /** The environment the server runs with: not Herald's, which may hold its secrets. */
@@ -140,8 +142,11 @@ export async function startCluster(
     await log.close();
   }
   let exited: string | undefined;
-  child.once('exit', (code, signal) => {
-    exited = `exit ${code ?? signal}`;
+  const exitedPromise = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = code === null ? `killed by ${signal}` : `exit ${code}`;
+      resolve(exited);
+    });
   });
   const failed = await spawned;
   if (failed !== undefined || child.pid === undefined) {
@@ -185,7 +190,7 @@ export async function startCluster(
       await client.connect();
       await client.query('SELECT 1');
       await client.end();
-      return { pid, url, stop };
+      return { pid, url, stop, exited: exitedPromise };
     } catch (error) {
       await client.end().catch(() => {});
       if (Date.now() >= deadline) {
