@@ -129,8 +129,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
 
     const initialised = !existsSync(join(layout.cluster, 'PG_VERSION'));
     if (initialised) {
-      // A directory without PG_VERSION is an initdb that did not finish.
-      await rm(layout.cluster, { recursive: true, force: true });
+      await refuseForeignDirectory(layout.cluster);
     } else {
       await checkOwnership(layout.cluster, runAs);
       const found = await clearLeftoverServer(layout.cluster);
@@ -145,10 +144,6 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
           'stopped the PostgreSQL server a killed herald left running (fast shutdown)',
         );
       }
-    }
-    if (runAs !== undefined) {
-      await mkdir(layout.cluster, { recursive: true, mode: 0o700 });
-      await chown(layout.cluster, runAs.uid, runAs.gid);
     }
     socket = await chooseSocketDir(layout.cluster);
     if (socket.temporary) {
@@ -306,6 +301,23 @@ async function checkReachable(dataDir: string, postgres: string, runAs: RunAs): 
       );
     }
   }
+}
+
+/**
+ * initdb works in a staging directory, so a DATA_DIR/postgres without PG_VERSION is not
+ * Herald's: an empty one (made by hand) is replaced, anything else is left alone.
+ */
+async function refuseForeignDirectory(clusterDir: string): Promise<void> {
+  const entries = await readdir(clusterDir).catch(() => undefined);
+  if (entries === undefined) return;
+  if (entries.length > 0) {
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `DATA_DIR: ${clusterDir} exists but holds no PostgreSQL cluster (no PG_VERSION); Herald leaves it alone: move it away, or give Herald another DATA_DIR`,
+      { details: { setting: 'DATA_DIR' } },
+    );
+  }
+  await rm(clusterDir, { recursive: true, force: true });
 }
 
 /**

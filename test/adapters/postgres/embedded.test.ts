@@ -403,3 +403,17 @@ test('a server killed while Herald runs is started again, and Herald goes on acc
   assert.equal(await herald.stop('SIGTERM'), 0);
   assert.deepEqual(postmastersOn(cluster), []);
 });
+
+test('a DATA_DIR/postgres that holds something other than a cluster is left alone: start refuses', async (t) => {
+  const dataDir = await dataDirFor(t);
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(join(dataDir, 'postgres'), { recursive: true });
+  await writeFile(join(dataDir, 'postgres', 'notes.txt'), 'mine');
+  const herald = runHerald(t, ['start'], { DATA_DIR: dataDir });
+  assert.equal(await herald.exited, 2);
+  assert.match(
+    herald.stderr(),
+    /holds no PostgreSQL cluster \(no PG_VERSION\); Herald leaves it alone/,
+  );
+  assert.ok(existsSync(join(dataDir, 'postgres', 'notes.txt')));
+});

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFile, chown, mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ErrorCodes, HeraldError } from '../../../errors.ts';
@@ -78,14 +78,18 @@ async function run(program: string, args: string[], options: ClusterOptions): Pr
 /**
  * Creates the cluster: UTF-8, the builtin C.UTF-8 locale (the same on every machine, no OS
  * locale needed), connections only over the unix socket with trust (the socket directory is
- * private to the server's user), no TCP at all.
+ * private to the server's user), no TCP at all. initdb works in a staging directory renamed
+ * into place when complete, so a Herald killed during it leaves no half-made cluster behind.
  */
 export async function initCluster(options: ClusterOptions): Promise<void> {
-  await mkdir(options.dir, { recursive: true, mode: 0o700 });
+  const staging = `${options.dir}.initdb`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { mode: 0o700 });
+  if (options.runAs !== undefined) await chown(staging, options.runAs.uid, options.runAs.gid);
   await run(
     options.binaries.initdb,
     [
-      `--pgdata=${options.dir}`,
+      `--pgdata=${staging}`,
       `--username=${CLUSTER_USER}`,
       '--auth-local=trust',
       '--auth-host=reject',
@@ -99,11 +103,12 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
     options,
   );
   // TCP stays off (listen_addresses is empty); should someone turn it on, nothing is trusted.
-  await writeFile(join(options.dir, 'pg_hba.conf'), 'local all all trust\n');
+  await writeFile(join(staging, 'pg_hba.conf'), 'local all all trust\n');
   await appendFile(
-    join(options.dir, 'postgresql.conf'),
+    join(staging, 'postgresql.conf'),
     "\n# Herald's settings for one machine, rewritten at every start.\ninclude_if_exists = 'herald.conf'\n",
   );
+  await rename(staging, options.dir);
 }
 
 /**
