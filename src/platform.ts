@@ -38,7 +38,8 @@ import { VERSION } from './version.ts';
 // costs a process that does not use it memory for as long as it runs (issue #9). The Kafka
 // client alone is ~55 MB of RSS; the HTTP API (Fastify, Ajv, the OpenAPI document, the routes)
 // is nothing a `herald worker` needs; the embedded PostgreSQL's manager, Redis, the chemistry
-// agents and the notification senders are each used by some configurations only. test/platform-modules.test.ts keeps it so.
+// agents and the notification senders are each used by some configurations only.
+// test/platform-modules.test.ts keeps it so.
 
 /** The consumer group of the processing workers; its lag is the queue depth. */
 export const WORKER_GROUP = 'herald-processors';

@@ -73,7 +73,13 @@ export async function startReadServer(
     url: `http://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Keep-alive connections going idle while requests finish would hold close() open for
+        // their keep-alive timeout: closed as they become idle, as on the main port.
+        const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweeper);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
