@@ -51,6 +51,18 @@ async function logTail(logFile: string, lines = 15): Promise<string> {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/**
+ * A program that exists but cannot be run: most often a system without glibc (Alpine's musl),
+ * which the packaged binaries are built for.
+ */
+function cannotRun(program: string, error: Error): HeraldError {
+  return new HeraldError(
+    ErrorCodes.CONFIG_INVALID,
+    `DATABASE_URL: the embedded PostgreSQL cannot run here: ${program}: ${error.message} (its binaries need a glibc Linux or macOS); set DATABASE_URL to a PostgreSQL server`,
+    { cause: error, details: { setting: 'DATABASE_URL' } },
+  );
+}
+
 /** Runs a program to completion with its output appended to the log. */
 async function run(program: string, args: string[], options: ClusterOptions): Promise<void> {
   const log = await open(options.logFile, 'a', 0o640);
@@ -61,7 +73,7 @@ async function run(program: string, args: string[], options: ClusterOptions): Pr
       ...identity(options.runAs),
     });
     const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
+      child.once('error', (error) => reject(cannotRun(program, error)));
       child.once('exit', (exitCode) => resolve(exitCode));
     });
     if (code !== 0) {
@@ -155,11 +167,7 @@ export async function startCluster(
   });
   const failed = await spawned;
   if (failed !== undefined || child.pid === undefined) {
-    throw new HeraldError(
-      ErrorCodes.DATABASE_UNAVAILABLE,
-      `could not start ${options.binaries.postgres}: ${failed?.message}`,
-      { cause: failed },
-    );
+    throw cannotRun(options.binaries.postgres, failed ?? new Error('no pid'));
   }
   // Herald's exit must not wait for the server: it stops it itself, or a later start does.
   child.unref();

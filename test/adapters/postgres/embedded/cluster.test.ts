@@ -77,3 +77,20 @@ test('a cluster made over the leftovers of an initdb that was killed, started du
   assert.equal(isAlive(server.pid), false);
   assert.equal(await server.exited, 'exit 0', 'a clean fast shutdown');
 });
+
+test('binaries that cannot run here (no glibc, say) fail the start with what to do instead', async (t) => {
+  const cluster = await options(t);
+  const broken = {
+    ...cluster,
+    binaries: { ...cluster.binaries, initdb: join(cluster.dir, 'x', 'initdb') },
+  };
+  await assert.rejects(initCluster(broken), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'HERALD_CONFIG_INVALID');
+    assert.match(
+      error.message,
+      /the embedded PostgreSQL cannot run here: .*initdb: spawn .* ENOENT/,
+    );
+    assert.match(error.message, /set DATABASE_URL/);
+    return true;
+  });
+});
