@@ -29,13 +29,17 @@ export function runHerald(
 ): HeraldProcess {
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), HERALD, ...args], {
     // OPS_PORT 0: several workers run side by side, each on a free port of its own; READ_PORT
-    // off: the tests of the read port turn it on, others would race for 8001.
+    // off: the tests of the read port turn it on, others would race for 8001. No shedding on
+    // event-loop delay, as for in-process platforms (helpers/platform.ts): a loaded machine's
+    // stall answers 503 by its timing, not by the behaviour a test checks; the overload tests
+    // set it.
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
       PORT: '0',
       OPS_PORT: '0',
       READ_PORT: 'off',
+      OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -101,9 +101,10 @@ test('the first start creates the cluster in DATA_DIR and says where everything 
   assert.equal(ready.dashboard, `${url}/dashboard/`);
   assert.match(String(ready.data), new RegExp(dataDir));
   const starting = logged(first, 'herald starting');
+  // runHerald sets these away from their defaults, and LOG_LEVEL to its default (info).
   assert.deepEqual(
     Object.keys(starting?.settings as object).sort(),
-    ['DATA_DIR', 'OPS_PORT', 'PORT', 'READ_PORT'],
+    ['DATA_DIR', 'OPS_PORT', 'OVERLOAD_EVENT_LOOP_DELAY_MS', 'PORT', 'READ_PORT'],
     'only what is not default',
   );
   assert.ok(existsSync(join(cluster, 'PG_VERSION')));
