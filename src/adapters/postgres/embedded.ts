@@ -79,7 +79,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
   const { logger } = options;
   const began = Date.now();
   const runAs = resolveRunAs(options.user);
-  const found = await findPostgresBinaries();
+  const packaged = await findPostgresBinaries();
   const inMemory = options.dataDir.startsWith(IN_MEMORY);
   if (inMemory) await sweepAbandonedMemoryClusters(logger);
   const dataDir = inMemory
@@ -99,7 +99,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
     if (inMemory) await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    binaries = await reachableBinaries(found, runAs);
+    binaries = await reachableBinaries(packaged, runAs);
     if (runAs !== undefined) await checkReachable(dataDir, binaries.postgres, runAs);
     lock = await acquireDataDirLock(dataDir);
     if (lock.tookOverFrom !== undefined) {
@@ -127,20 +127,21 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
       await rm(layout.cluster, { recursive: true, force: true });
     }
 
-    const initialised = !existsSync(join(layout.cluster, 'PG_VERSION'));
-    if (initialised) {
+    // A first start, or the first since an import began: initdb runs below.
+    const fresh = !existsSync(join(layout.cluster, 'PG_VERSION'));
+    if (fresh) {
       await refuseForeignDirectory(layout.cluster);
     } else {
       await checkOwnership(layout.cluster, runAs);
-      const found = await clearLeftoverServer(layout.cluster);
-      if (found.kind === 'stale') {
+      const leftover = await clearLeftoverServer(layout.cluster);
+      if (leftover.kind === 'stale') {
         logger.warn(
-          { pid: found.pid },
+          { pid: leftover.pid },
           'removed the stale postmaster.pid a killed PostgreSQL left',
         );
-      } else if (found.kind === 'orphan') {
+      } else if (leftover.kind === 'orphan') {
         logger.warn(
-          { pid: found.pid },
+          { pid: leftover.pid },
           'stopped the PostgreSQL server a killed herald left running (fast shutdown)',
         );
       }
@@ -162,7 +163,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
       },
       durable: !inMemory,
     };
-    if (initialised) await initCluster(clusterOptions);
+    if (fresh) await initCluster(clusterOptions);
     cluster = await startCluster(clusterOptions);
     await ensureDatabase(cluster);
     if (importFrom !== undefined) {
@@ -183,11 +184,11 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
         log: layout.log,
         socket: socket.dir,
         pid: cluster.pid,
-        initialised,
+        initialised: fresh,
         ...(runAs === undefined ? {} : { runAs: runAs.name }),
         readyMs: Date.now() - began,
       },
-      initialised ? 'embedded PostgreSQL created and started' : 'embedded PostgreSQL started',
+      fresh ? 'embedded PostgreSQL created and started' : 'embedded PostgreSQL started',
     );
     const supervisor = superviseCluster(cluster, clusterOptions, logger);
     const url = cluster.url();
