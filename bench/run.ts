@@ -4,7 +4,7 @@
  * combined bench/results/README-table.md, which it also writes into bench/README.md.
  *
  *   node bench/run.ts [--scenario a,b] [--quick] [--broker postgres,redis,kafka]
- *                     [--database postgres,pglite] [--cpu-prof] [--out dir]
+ *                     [--database postgres,embedded] [--cpu-prof] [--out dir]
  *
  * --quick runs every scenario at tiny sizes (a smoke run: the figures mean nothing).
  * --cpu-prof writes V8 CPU profiles of Herald's processes to <out>/profiles/ (summarise them
@@ -49,7 +49,7 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 const USAGE = `usage: node bench/run.ts [--scenario ${SCENARIOS.map((s) => s.name).join(',')}] [--quick]
-                         [--broker postgres,redis,kafka] [--database postgres,pglite]
+                         [--broker postgres,redis,kafka] [--database postgres,embedded]
                          [--cpu-prof] [--out dir]`;
 
 function fail(message: string): never {
@@ -62,7 +62,7 @@ const { values } = parseArgs({
     scenario: { type: 'string' },
     quick: { type: 'boolean', default: false },
     broker: { type: 'string', default: 'postgres' },
-    database: { type: 'string', default: 'postgres,pglite' },
+    database: { type: 'string', default: 'postgres,embedded' },
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -80,9 +80,9 @@ const brokers = (values.broker ?? 'postgres').split(',').map((b) => b.trim());
 for (const broker of brokers) {
   if (!['postgres', 'redis', 'kafka'].includes(broker)) fail(`unknown broker "${broker}"`);
 }
-const databases = (values.database ?? 'postgres,pglite').split(',').map((d) => d.trim());
+const databases = (values.database ?? 'postgres,embedded').split(',').map((d) => d.trim());
 for (const database of databases) {
-  if (!['postgres', 'pglite'].includes(database)) fail(`unknown database "${database}"`);
+  if (!['postgres', 'embedded'].includes(database)) fail(`unknown database "${database}"`);
 }
 const out = resolve(values.out ?? join(ROOT, 'bench/results'));
 mkdirSync(out, { recursive: true });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `herald` command. Herald runs on Node 24 (TypeScript by type stripping); under an older
-// Node it re-runs itself with the Node 24 the project pins as a dependency. The server commands
+// Node (package.json's engines: >= 20, what this file needs) it re-runs itself with the Node 24
+// the project pins as a dependency, which is also what every dependency then runs on. The server commands
 // (start, api, worker) run with V8 heap flags that keep their memory down (src/cli/heap-flags.ts):
 // Node takes those only when it starts, so the process replaces itself (execve: same pid, same
 // signals and exit code) with Node started with them. Where execve is not available (Windows)

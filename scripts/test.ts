@@ -1,9 +1,10 @@
 /**
  * `npm test`'s test step: makes sure the services the tests need are up (starting a stopped
- * local PostgreSQL or Redis, and the project's Kafka), then runs every test file with node:test. A service that cannot be
- * started fails the run with a message naming it; nothing is skipped silently.
+ * local PostgreSQL or Redis, and the project's Kafka), starts the embedded PostgreSQL the
+ * tests of the embedded default share, then runs every test file with node:test. A service
+ * that cannot be started fails the run with a message naming it; nothing is skipped silently.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -78,12 +79,48 @@ function ensureKafka(): void {
   }
 }
 
+/**
+ * One PostgreSQL for the whole run, run by Herald's own manager exactly as `herald start` runs
+ * its own (memory://: a fresh temporary directory, removed at the stop), each test in a schema
+ * of its own. The tests of the manager itself (the CLI lifecycle tests) run their own clusters.
+ * Like every memory:// cluster it skips the fsyncs (it keeps nothing).
+ */
+async function startEmbeddedPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const [{ openEmbeddedPostgres }, { createLogger }] = await Promise.all([
+    import('../src/adapters/postgres/embedded.ts'),
+    import('../src/observability/logger.ts'),
+  ]);
+  const db = await openEmbeddedPostgres({
+    dataDir: 'memory://',
+    schema: 'public',
+    poolSize: 1,
+    applicationName: 'herald-test-run',
+    user: process.env.EMBEDDED_DATABASE_USER ?? 'postgres',
+    logger: createLogger('warn'),
+    settings: {
+      // Two test files at a time, each with pools, listeners and child Heralds of its own.
+      max_connections: '400',
+    },
+  });
+  return { url: db.url, stop: () => db.close() };
+}
+
 await ensurePostgres();
 await ensureRedis();
 ensureKafka();
+let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
+try {
+  embedded = await startEmbeddedPostgres();
+} catch (error) {
+  process.stderr.write(
+    `The embedded PostgreSQL is needed by the tests and could not be started: ${(error as Error).message}\n`,
+  );
+  process.exit(1);
+}
 
 const files = process.argv.slice(2);
-const result = spawnSync(
+// Not spawnSync: the run must outlive its tests to stop the cluster, also on Ctrl-C.
+const child = spawn(
   process.execPath,
   [
     '--test',
@@ -93,6 +130,13 @@ const result = spawnSync(
     '--test-force-exit',
     ...(files.length > 0 ? files : ['test/**/*.test.ts']),
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, TEST_EMBEDDED_DATABASE_URL: embedded.url } },
 );
-process.exit(result.status ?? 1);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => child.kill(signal));
+}
+const status = await new Promise<number>((resolve) => {
+  child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+});
+await embedded.stop();
+process.exit(status);

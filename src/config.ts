@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   opsPort: number;
   dataDir: string;
+  embeddedDatabaseUser: string;
+  readPort: number | undefined;
   databaseUrl: string | undefined;
   databaseSchema: string;
   databasePoolSize: number;
@@ -183,14 +185,34 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     env: 'DATA_DIR',
     default: './data',
     parse: text,
-    description: 'where the embedded database (PGlite) keeps its files; memory:// keeps nothing',
+    description:
+      'where the embedded PostgreSQL (no DATABASE_URL) keeps its cluster, log and lock; memory:// keeps nothing',
+  },
+  embeddedDatabaseUser: {
+    key: 'embeddedDatabaseUser',
+    env: 'EMBEDDED_DATABASE_USER',
+    default: 'postgres',
+    parse: text,
+    description:
+      'the unprivileged OS user the embedded PostgreSQL runs as when herald runs as root (PostgreSQL refuses root)',
+  },
+  readPort: {
+    key: 'readPort',
+    env: 'READ_PORT',
+    default: 8001,
+    parse: (raw, name) => {
+      if (/^(|off|false|no)$/i.test(raw.trim())) return undefined;
+      return integer(0, 65535)(raw, name);
+    },
+    description:
+      'a second API port serving the read routes (analytics, event lookups, docs, health) on HOST; off = none; skipped with a warning when taken',
   },
   databaseUrl: {
     key: 'databaseUrl',
     env: 'DATABASE_URL',
     default: undefined,
     parse: optionalUrl,
-    description: 'PostgreSQL server URL; unset = embedded PGlite in DATA_DIR',
+    description: 'PostgreSQL server URL; unset = a PostgreSQL Herald runs itself, in DATA_DIR',
     secret: true,
   },
   databaseSchema: {
@@ -846,17 +868,37 @@ export function loadConfig(
   return full;
 }
 
-/** The configuration as it is safe to log: secrets and URL passwords masked. */
+function masked(setting: Setting<keyof Config>, value: unknown): unknown {
+  if (!setting.secret || typeof value !== 'string') return value;
+  return value.includes('://') ? value.replace(/:[^:@/]*@/, ':***@') : '***';
+}
+
+/**
+ * The configuration as it is safe to log: secrets and URL passwords masked. A setting that is
+ * not set is left out, so that nothing reads as a hidden value when there is none.
+ */
 export function redactConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const setting of configSettings) {
     const value = config[setting.key];
-    shown[setting.key] =
-      setting.secret && typeof value === 'string'
-        ? value.includes('://')
-          ? value.replace(/:[^:@/]*@/, ':***@')
-          : '***'
-        : value;
+    if (value !== undefined) shown[setting.key] = masked(setting, value);
   }
   return shown;
+}
+
+/**
+ * What differs from the defaults, by environment variable, secrets masked: the start log's
+ * short configuration line (`herald config` prints the whole one).
+ *
+ * @example
+ * configChanges(loadConfig({ PORT: '9000' })) // { PORT: 9000 }
+ */
+export function configChanges(config: Config): Record<string, unknown> {
+  const changed: Record<string, unknown> = {};
+  for (const setting of configSettings) {
+    const value = config[setting.key];
+    if (JSON.stringify(value) === JSON.stringify(setting.default)) continue;
+    changed[setting.env] = value === undefined ? null : masked(setting, value);
+  }
+  return changed;
 }

@@ -30,6 +30,7 @@ import type { ScryptParams } from './domain/users.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 import { authRequired as authIsRequired } from './http/access.ts';
 import { type OpsServer, startOpsServer } from './http/ops-server.ts';
+import type { ReadServer } from './http/read-server.ts';
 import { dependencyProbes } from './http/readiness.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -40,8 +41,9 @@ import { VERSION } from './version.ts';
 // What only some configurations or roles use is imported where it is used, not above: each
 // costs a process that does not use it memory for as long as it runs (issue #9). The Kafka
 // client alone is ~55 MB of RSS; the HTTP API (Fastify, Ajv, the OpenAPI document, the routes)
-// is nothing a `herald worker` needs; PGlite, Redis, the chemistry agents and the notification
-// senders are each used by some configurations only. test/platform-modules.test.ts keeps it so.
+// is nothing a `herald worker` needs; the embedded PostgreSQL's manager, Redis, the chemistry
+// agents and the notification senders are each used by some configurations only.
+// test/platform-modules.test.ts keeps it so.
 
 /** The consumer group of the processing workers; its lag is the queue depth. */
 export const WORKER_GROUP = 'herald-processors';
@@ -73,14 +75,31 @@ export interface RunningPlatform {
   url: string | undefined;
   /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
   opsUrl: string | undefined;
+  /** The read routes' second port (READ_PORT), e.g. http://127.0.0.1:8001; undefined when off or taken. */
+  readUrl: string | undefined;
   /** Graceful stop: no new requests, in-flight work finished and committed, then close. */
   stop(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, role: string): Promise<Database> {
+/**
+ * The database: the PostgreSQL server at DATABASE_URL, or, without one, a PostgreSQL Herald
+ * runs itself in DATA_DIR (src/adapters/postgres/embedded.ts). Both are the same `pg` pool.
+ */
+export async function openDatabase(
+  config: Config,
+  role: string,
+  logger: Logger,
+): Promise<Database> {
   if (config.databaseUrl === undefined) {
-    const { openPglite } = await import('./adapters/postgres/pglite.ts');
-    return openPglite(config.dataDir);
+    const { openEmbeddedPostgres } = await import('./adapters/postgres/embedded.ts');
+    return openEmbeddedPostgres({
+      dataDir: config.dataDir,
+      schema: config.databaseSchema,
+      poolSize: config.databasePoolSize,
+      applicationName: `herald-${role}`,
+      user: config.embeddedDatabaseUser,
+      logger,
+    });
   }
   const { openPostgres } = await import('./adapters/postgres/server.ts');
   return openPostgres({
@@ -160,10 +179,11 @@ export async function startPlatform(
     );
   }
   const role = roles.api && roles.worker ? 'start' : roles.api ? 'api' : 'worker';
-  const db = await openDatabase(config, role);
+  const db = await openDatabase(config, role, logger);
   let openedBroker: Broker | undefined;
   let ops: OpsServer | undefined;
   let stopSchemas: (() => Promise<void>) | undefined;
+  let read: ReadServer | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -228,14 +248,11 @@ export async function startPlatform(
           )
         : undefined;
     consumers = 'running';
-    // PGlite runs on this process's event loop: short rounds, so that catching up on history
-    // never holds ingestion for long.
-    const sealing = db.kind === 'pglite' ? { ...WORKER_SEALING, hoursPerRound: 8 } : WORKER_SEALING;
     const funnelSealing =
       roles.worker && config.analyticsSealIntervalMs > 0
-        ? new FunnelSealing(new PostgresFunnelSealer(db, sealing), logger, {
+        ? new FunnelSealing(new PostgresFunnelSealer(db, WORKER_SEALING), logger, {
             intervalMs: config.analyticsSealIntervalMs,
-            hoursPerRound: sealing.hoursPerRound,
+            hoursPerRound: WORKER_SEALING.hoursPerRound,
           })
         : undefined;
 
@@ -265,9 +282,8 @@ export async function startPlatform(
       });
       ingest = new IngestService(broker, metrics, {
         maxBatch: Math.max(config.batchMaxEvents, 1000),
-        // PGlite has one connection: one flush at a time; a server pool takes a few at once.
-        maxInFlight:
-          db.kind === 'pglite' ? 1 : Math.max(1, Math.floor(config.databasePoolSize / 2)),
+        // A pool takes a few flushes at once; half of it leaves room for the workers.
+        maxInFlight: Math.max(1, Math.floor(config.databasePoolSize / 2)),
       });
       server = await buildServer({
         db,
@@ -306,7 +322,27 @@ export async function startPlatform(
         },
       });
       url = await server.listen({ port: config.port, host: config.host });
-      logger.info({ url, docs: `${url}/docs` }, 'api listening');
+      logger.info({ url, docs: `${url}/docs`, dashboard: `${url}/dashboard/` }, 'api listening');
+      if (config.readPort !== undefined) {
+        const { startReadServer } = await import('./http/read-server.ts');
+        read = await startReadServer(server, {
+          host: config.host,
+          port: config.readPort,
+          mainUrl: url,
+          requestTimeoutMs: config.requestTimeoutMs,
+        });
+        if (read === undefined) {
+          logger.warn(
+            { port: config.readPort, setting: 'READ_PORT' },
+            `READ_PORT ${config.readPort} is taken: the read routes are served on ${url} only (READ_PORT=off silences this)`,
+          );
+        } else {
+          logger.info(
+            { url: read.url, serves: 'GET analytics, events, molecules, agents, health, docs' },
+            'read api listening',
+          );
+        }
+      }
       // Started once nothing can fail the start any more; its first pass sends what is waiting.
       outboxRelay?.start();
     }
@@ -320,7 +356,7 @@ export async function startPlatform(
         // Keep-alive connections that go idle while we close would hold close() open until
         // their keep-alive timeout; close them as they become idle.
         const sweeper = setInterval(() => server?.server.closeIdleConnections(), 50);
-        await server?.close();
+        await Promise.all([server?.close(), read?.close()]);
         clearInterval(sweeper);
         await ingest?.drained();
         await outboxRelay?.stop();
@@ -350,9 +386,11 @@ export async function startPlatform(
       schemas,
       url,
       opsUrl: ops?.url,
+      readUrl: read?.url,
       stop,
     };
   } catch (error) {
+    await read?.close().catch(() => {});
     await ops?.close().catch(() => {});
     await stopSchemas?.().catch(() => {});
     await openedBroker?.close().catch(() => {});

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig, redactConfig } from '../src/config.ts';
+import { configChanges, loadConfig, redactConfig } from '../src/config.ts';
 import { HeraldError } from '../src/errors.ts';
 
-test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, PGlite in ./data', () => {
+test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, a managed PostgreSQL in ./data', () => {
   const config = loadConfig({});
   assert.equal(config.port, 8000);
   assert.equal(config.host, '127.0.0.1');
@@ -110,4 +110,45 @@ test("KAFKA_REPLICATION_FACTOR: the broker's default (-1) unless set; 0 and nega
   refused({ KAFKA_REPLICATION_FACTOR: '0' }, /^KAFKA_REPLICATION_FACTOR: must be -1 \(the broker/);
   refused({ KAFKA_REPLICATION_FACTOR: '-2' }, /^KAFKA_REPLICATION_FACTOR: must be between -1/);
   refused({ KAFKA_REPLICATION_FACTOR: 'three' }, /^KAFKA_REPLICATION_FACTOR: expected an integer/);
+});
+
+test('the start log’s short configuration line: only what differs from the defaults, secrets masked', () => {
+  assert.deepEqual(configChanges(loadConfig({})), {}, 'nothing set, nothing shown');
+  const config = loadConfig({
+    PORT: '9000',
+    DATABASE_URL: 'postgres://herald:s3cret@db:5432/herald',
+    ADMIN_API_KEY: 'k'.repeat(40),
+    NOTIFY_TOPICS: 'orders',
+    READ_PORT: 'off',
+  });
+  assert.deepEqual(configChanges(config), {
+    PORT: 9000,
+    DATABASE_URL: 'postgres://herald:***@db:5432/herald',
+    ADMIN_API_KEY: '***',
+    NOTIFY_TOPICS: ['orders'],
+    READ_PORT: null,
+  });
+  assert.deepEqual(configChanges(loadConfig({ PORT: '8000' })), {}, 'a default set explicitly');
+});
+
+test('a secret that is not set is left out of the redacted configuration rather than shown masked', () => {
+  const shown = redactConfig(loadConfig({}));
+  for (const key of ['databaseUrl', 'adminApiKey', 'llmApiKey', 'smtpUrl', 'vapidPrivateKey']) {
+    assert.equal(key in shown, false, key);
+  }
+  assert.equal(shown.dataDir, './data');
+});
+
+test('READ_PORT: 8001 by default, 0 for a free one, off (or empty) for none; anything else is refused', () => {
+  assert.equal(loadConfig({}).readPort, 8001);
+  assert.equal(loadConfig({ READ_PORT: '0' }).readPort, 0);
+  assert.equal(loadConfig({ READ_PORT: 'off' }).readPort, undefined);
+  assert.equal(loadConfig({ READ_PORT: '' }).readPort, undefined);
+  assert.throws(() => loadConfig({ READ_PORT: '70000' }), /READ_PORT: must be between 0 and 65535/);
+  assert.throws(() => loadConfig({ READ_PORT: 'eighty' }), /READ_PORT: expected an integer/);
+});
+
+test('EMBEDDED_DATABASE_USER: postgres unless set', () => {
+  assert.equal(loadConfig({}).embeddedDatabaseUser, 'postgres');
+  assert.equal(loadConfig({ EMBEDDED_DATABASE_USER: 'herald' }).embeddedDatabaseUser, 'herald');
 });

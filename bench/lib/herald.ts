@@ -1,19 +1,20 @@
 /**
  * Herald as the benchmarks run it: the real CLI in child processes, on server PostgreSQL (a
- * fresh schema per run, `herald api` + `herald worker`, or `herald start`) or on embedded
- * PGlite (`herald start`, data in a fresh temporary directory), over a chosen broker.
+ * fresh schema per run, `herald api` + `herald worker`, or `herald start`) or on the embedded
+ * default (`herald start` without DATABASE_URL: the PostgreSQL Herald runs itself, in a fresh
+ * DATA_DIR), over a chosen broker.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropSchema, POSTGRES_URL, REDIS_URL, uniqueName } from './postgres.ts';
-import { HERALD, ROOT, type Service, startHerald } from './processes.ts';
+import { HERALD, ROOT, readPssMiB, type Service, startHerald } from './processes.ts';
 
-export type DatabaseKind = 'postgres' | 'pglite';
+export type DatabaseKind = 'postgres' | 'embedded';
 export type Topology = 'api' | 'api+worker' | 'start';
 
 export interface HeraldTarget {
@@ -23,15 +24,23 @@ export interface HeraldTarget {
   topology: Topology;
   url: string;
   services: Service[];
+  /**
+   * The database's processes, as one: the embedded cluster (postmaster and backends), or the
+   * machine's whole PostgreSQL server (shared with whatever else uses it). Summed PSS, so the
+   * shared buffers each backend maps count once.
+   */
+  database_processes: Pick<Service, 'name' | 'rssMiB'>[];
+  /** `herald start` on the embedded default: the first start (initdb included) and a later one. */
+  start_ms?: { first: number; later: number };
   /** The settings the processes ran with (no secrets: the URLs are local). */
   env: Record<string, string>;
-  /** Events persisted so far (processed_events rows, or the worker's counter on PGlite). */
+  /** Events persisted so far (processed_events rows). */
   processedCount(): Promise<number>;
   /** Marks the start of a measurement phase for latencySince. */
   markLatency(): Promise<LatencyMark>;
   /**
    * Accepted → processed percentiles (ms) of the events accepted since `mark`: exact, from the
-   * rows, on PostgreSQL; from the end-to-end histogram (bucket-interpolated) on PGlite.
+   * rows.
    */
   latencySince(mark: LatencyMark): Promise<LatencySummary>;
   stop(): Promise<void>;
@@ -78,6 +87,8 @@ export interface TargetOptions {
   label?: string;
   /** Another checkout's bin/herald.js (see BENCH_BASELINE); this checkout's by default. */
   heraldBin?: string;
+  /** Embedded only: stop after the first start and start again, timing both. */
+  measureStarts?: boolean;
 }
 
 export async function startTarget(options: TargetOptions): Promise<HeraldTarget> {
@@ -91,13 +102,17 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
     ...options.env,
   };
   let schema: string | undefined;
+  let base: string | undefined;
   let dataDir: string | undefined;
   if (options.database === 'postgres') {
     schema = runId;
     Object.assign(common, { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
   } else {
-    dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
-    Object.assign(common, { DATA_DIR: dataDir, DATABASE_URL: '' });
+    base = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+    // Passable by the `postgres` user the cluster runs as when the bench runs as root.
+    chmodSync(base, 0o755);
+    dataDir = join(base, 'data');
+    Object.assign(common, { DATA_DIR: dataDir, DATABASE_URL: '', READ_PORT: 'off' });
   }
   const label =
     options.label ?? `herald ${options.topology} · ${options.database} · ${broker} queue`;
@@ -105,14 +120,25 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
   const cleanup = async () => {
     await Promise.all(services.map((s) => s.stop()));
     if (schema !== undefined) await dropSchema(schema).catch(() => {});
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (base !== undefined) rmSync(base, { recursive: true, force: true });
     await dropBrokerData(broker, runId).catch(() => {});
   };
   let client: pg.Client | undefined;
   try {
     const prof = { cpuProfDir: options.cpuProfDir, bin: options.heraldBin };
+    let startMs: { first: number; later: number } | undefined;
     if (options.topology === 'start') {
-      services.push(await startHerald('start', common, { name: 'start', ...prof }));
+      let began = Date.now();
+      const first = await startHerald('start', common, { name: 'start', ...prof });
+      if (options.measureStarts && dataDir !== undefined) {
+        const firstMs = Date.now() - began;
+        await first.stop();
+        began = Date.now();
+        services.push(await startHerald('start', common, { name: 'start', ...prof }));
+        startMs = { first: firstMs, later: Date.now() - began };
+      } else {
+        services.push(first);
+      }
     } else {
       // The API first: it migrates the fresh schema before the worker joins.
       services.push(await startHerald('api', common, { name: 'api', ...prof }));
@@ -122,12 +148,17 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
     }
     const url = services[0]?.url;
     if (url === undefined) throw new Error('herald did not report its URL');
-    if (schema !== undefined) {
-      client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-    }
+    // The embedded cluster listens on a unix socket in its directory (short enough here).
+    const cluster = dataDir === undefined ? undefined : join(dataDir, 'postgres');
+    client = new pg.Client({
+      connectionString:
+        cluster === undefined
+          ? POSTGRES_URL
+          : `postgresql://herald@/herald?host=${encodeURIComponent(cluster)}`,
+    });
+    await client.connect();
     const db = client;
-    const table = `${schema}.processed_events`;
+    const table = `${schema ?? 'public'}.processed_events`;
     return {
       label,
       database: options.database,
@@ -135,48 +166,42 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
       topology: options.topology,
       url,
       services,
+      database_processes: [
+        cluster === undefined
+          ? { name: "postgres (the machine's server, all of it)", rssMiB: () => serverPss() }
+          : { name: 'postgres (embedded cluster)', rssMiB: () => clusterPss(cluster) },
+      ],
+      ...(startMs === undefined ? {} : { start_ms: startMs }),
       env: common,
       async processedCount() {
-        if (db !== undefined) {
-          const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
-          return Number(r.rows[0]?.n ?? 0);
-        }
-        return metricSum(await metricsText(url), 'herald_events_processed_total');
+        const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+        return Number(r.rows[0]?.n ?? 0);
       },
       async markLatency() {
-        return db !== undefined
-          ? { at: Date.now() }
-          : { at: Date.now(), metrics: await metricsText(url) };
+        return { at: Date.now() };
       },
       async latencySince(mark) {
-        if (db !== undefined) {
-          const r = await db.query<Record<string, string | null>>(
-            `SELECT count(*) AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
-               max(ms) AS max
-             FROM (SELECT extract(epoch FROM processed_at - accepted_at) * 1000 AS ms
-                   FROM ${table}
-                   WHERE accepted_at >= to_timestamp($1 / 1000.0)) t`,
-            [mark.at],
-          );
-          const row = r.rows[0] ?? {};
-          const n = (k: string) => Math.round(Number(row[k] ?? Number.NaN) * 10) / 10;
-          return {
-            source: 'processed_events.processed_at − accepted_at',
-            events: Number(row.n ?? 0),
-            p50: n('p50'),
-            p95: n('p95'),
-            p99: n('p99'),
-            max: n('max'),
-          };
-        }
-        return histogramSummary(
-          await metricsText(url),
-          'herald_event_end_to_end_seconds',
-          mark.metrics,
+        const r = await db.query<Record<string, string | null>>(
+          `SELECT count(*) AS n,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+             max(ms) AS max
+           FROM (SELECT extract(epoch FROM processed_at - accepted_at) * 1000 AS ms
+                 FROM ${table}
+                 WHERE accepted_at >= to_timestamp($1 / 1000.0)) t`,
+          [mark.at],
         );
+        const row = r.rows[0] ?? {};
+        const n = (k: string) => Math.round(Number(row[k] ?? Number.NaN) * 10) / 10;
+        return {
+          source: 'processed_events.processed_at − accepted_at',
+          events: Number(row.n ?? 0),
+          p50: n('p50'),
+          p95: n('p95'),
+          p99: n('p99'),
+          max: n('max'),
+        };
       },
       async stop() {
         await client?.end().catch(() => {});
@@ -188,6 +213,58 @@ export async function startTarget(options: TargetOptions): Promise<HeraldTarget>
     await cleanup();
     throw error;
   }
+}
+
+/** The pids of a postmaster and every process it forked. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree: number[] = [];
+  const visit = (pid: number) => {
+    tree.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return tree;
+}
+
+function pssOfTree(root: number | undefined): number | undefined {
+  if (root === undefined || !Number.isFinite(root)) return undefined;
+  let sum = 0;
+  for (const pid of processTree(root)) sum += readPssMiB(pid) ?? 0;
+  return sum > 0 ? sum : undefined;
+}
+
+function clusterPss(cluster: string): number | undefined {
+  try {
+    return pssOfTree(Number(readFileSync(join(cluster, 'postmaster.pid'), 'utf8').split('\n')[0]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's server: the postmaster is the `postgres -D` process whose parent is not one. */
+function serverPss(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('/postgres') && args[1] === '-D' && !args[2]?.includes('herald')) {
+        return pssOfTree(Number(entry));
+      }
+    } catch {
+      // not a process, or gone
+    }
+  }
+  return undefined;
 }
 
 /** Removes what a run left in Redis (`<namespace>:*` keys) or Kafka (`<namespace>.*` topics). */

@@ -35,10 +35,3 @@ declare module 'autocannon' {
     callback: (error: Error | null, result: Result) => void,
   ): Instance;
 }
-
-declare module 'pg-copy-streams' {
-  import type { Writable } from 'node:stream';
-  import type { Submittable } from 'pg';
-
-  export function from(text: string): Writable & Submittable;
-}

@@ -195,8 +195,22 @@ export function readRssMiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * Proportional set size, in MiB (from /proc/<pid>/smaps_rollup): shared pages divided among
+ * the processes that map them, so a sum over processes counts shared memory once.
+ */
+export function readPssMiB(pid: number): number | undefined {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
+    return match?.[1] === undefined ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples the RSS of services every `everyMs` until stopped: peak and mean per service. */
-export function sampleRss(services: readonly Service[], everyMs = 250) {
+export function sampleRss(services: readonly Pick<Service, 'name' | 'rssMiB'>[], everyMs = 250) {
   const samples = new Map<string, number[]>(services.map((s) => [s.name, []]));
   const take = () => {
     for (const s of services) {

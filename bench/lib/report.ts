@@ -22,7 +22,7 @@ export interface Context {
   quick: boolean;
   /** Brokers to run the end-to-end scenarios on (`--broker postgres,redis,kafka`). */
   brokers: string[];
-  /** Databases Herald runs on (`--database postgres,pglite`); peers always use the server. */
+  /** Databases Herald runs on (`--database postgres,embedded`); peers always use the server. */
   databases: string[];
   /** Where --cpu-prof profiles of Herald's processes go; undefined = not profiling. */
   cpuProfDir: string | undefined;

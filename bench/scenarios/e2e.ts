@@ -1,7 +1,9 @@
 /**
  * End to end, accepted → persisted: Herald's API and worker as separate processes on server
  * PostgreSQL over each selected broker (`--broker postgres,redis,kafka`), and `herald start` on
- * embedded PGlite. Sustained events/s, and accepted → persisted latency at fixed offered rates.
+ * the embedded default (the PostgreSQL Herald runs itself). Sustained events/s, accepted →
+ * persisted latency at fixed offered rates, the RSS of Herald and of its PostgreSQL, and for the
+ * embedded default its first (initdb included) and later start times.
  */
 import { insertCeiling, type Measured } from '../lib/ceilings.ts';
 import { type AtRate, atRate, type Sustained, sustained, warmUp } from '../lib/e2e.ts';
@@ -48,9 +50,9 @@ export const e2e: Scenario = {
         events: context.quick ? 2000 : 200_000,
       });
     }
-    if (context.brokers.includes('postgres') && context.databases.includes('pglite')) {
+    if (context.brokers.includes('postgres') && context.databases.includes('embedded')) {
       setups.push({
-        database: 'pglite',
+        database: 'embedded',
         topology: 'start',
         broker: 'postgres',
         events: context.quick ? 2000 : 100_000,
@@ -63,9 +65,13 @@ export const e2e: Scenario = {
     const latencyRows: (string | number)[][] = [];
     const envs: Record<string, unknown> = {};
     for (const setup of setups) {
-      const target = await startTarget({ ...setup, cpuProfDir: context.cpuProfDir });
+      const target = await startTarget({
+        ...setup,
+        cpuProfDir: context.cpuProfDir,
+        measureStarts: setup.database === 'embedded',
+      });
       envs[target.label] = target.env;
-      const rss = sampleRss(target.services);
+      const rss = sampleRss([...target.services, ...target.database_processes]);
       try {
         const warm = await warmUp(target);
         context.log(`${target.label}: warm-up batch persisted in ${warm} ms`);
@@ -98,6 +104,7 @@ export const e2e: Scenario = {
         const memory = rss.stop();
         figures[target.label] = {
           ...setup,
+          ...(target.start_ms === undefined ? {} : { start_ms: target.start_ms }),
           warm_up_ms: warm,
           sustained: s,
           ceiling,
@@ -115,6 +122,9 @@ export const e2e: Scenario = {
             .join(', '),
         ]);
         const server = setup.database === 'postgres';
+        if (!server) {
+          goals.push(...embeddedGoals(target.label, s, memory, target.start_ms, figures));
+        }
         const floor = server ? 50_000 : 20_000;
         if (server ? setup.broker !== 'redis' : true) {
           goals.push({
@@ -161,7 +171,9 @@ export const e2e: Scenario = {
     notes.push(
       'Before measuring, one batch of 200 events is sent and waited for (warm_up_ms): every consumer has joined and holds its partitions when the fixed-rate runs start.',
       'Sustained: events published as batches of 1,000 over 4 connections; timed from the first request to the last event persisted.',
-      'Latency on PostgreSQL: processed_at − accepted_at of each row (accepted_at = the append transaction, processed_at = when the worker began the batch; the batch INSERT itself is not included). On PGlite: the herald_event_end_to_end_seconds histogram (taken after the INSERT), interpolated inside buckets.',
+      'Latency: processed_at − accepted_at of each row (accepted_at = the append transaction, processed_at = when the worker began the batch; the batch INSERT itself is not included), on the server and on the embedded cluster alike.',
+      'RSS: Herald processes from /proc/<pid>/status VmRSS; PostgreSQL as the summed PSS of its processes (shared buffers counted once). The server figure is the whole machine server, shared with anything else using it.',
+      'Embedded start times: from spawning `herald start` to its API listening, on a fresh DATA_DIR (initdb included) and again on the same DATA_DIR.',
       'AGENTS_ENABLED=false (no chemical events are sent; the agents would only add a second consumer group).',
     );
     return {
@@ -208,3 +220,44 @@ export const e2e: Scenario = {
     };
   },
 };
+
+const SERVER_LABEL = 'herald api+worker · postgres · postgres queue';
+
+/** Issue #18's goals for `herald start` on the embedded default, beside the server setup. */
+function embeddedGoals(
+  label: string,
+  s: Sustained,
+  memory: Record<string, { peak_mib: number }>,
+  startMs: { first: number; later: number } | undefined,
+  figures: Record<string, unknown>,
+): Goal[] {
+  const server = (figures[SERVER_LABEL] as { sustained?: Sustained } | undefined)?.sustained;
+  const heraldPeak = memory.start?.peak_mib;
+  const mb = (mib: number) => (mib * 2 ** 20) / 1e6;
+  return [
+    {
+      goal: `${label}: sustained events/s vs ${SERVER_LABEL}`,
+      target: '≥ 0.9×',
+      measured: ratio(s.events_per_s, server?.events_per_s),
+      met: server === undefined ? undefined : s.events_per_s / server.events_per_s >= 0.9,
+    },
+    {
+      goal: `${label}: Herald process peak RSS under load`,
+      target: '< 250 MB',
+      measured: heraldPeak === undefined ? '—' : `${fmt(mb(heraldPeak))} MB`,
+      met: heraldPeak === undefined ? undefined : mb(heraldPeak) < 250,
+    },
+    {
+      goal: `${label}: first start (initdb included) until the API listens`,
+      target: '≤ 10 s',
+      measured: startMs === undefined ? '—' : `${fmt(startMs.first / 1000)} s`,
+      met: startMs === undefined ? undefined : startMs.first <= 10_000,
+    },
+    {
+      goal: `${label}: later start until the API listens`,
+      target: '≤ 3 s',
+      measured: startMs === undefined ? '—' : `${fmt(startMs.later / 1000)} s`,
+      met: startMs === undefined ? undefined : startMs.later <= 3_000,
+    },
+  ];
+}

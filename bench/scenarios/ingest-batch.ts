@@ -92,7 +92,7 @@ export const ingestBatch: Scenario = {
         warmup_s: warmupS,
         rounds: reps,
         method:
-          'all systems up at once; measurements take turns (rotating order), each figure is the median of its rounds; PGlite measured alone afterwards',
+          'all systems up at once; measurements take turns (rotating order), each figure is the median of its rounds; the embedded default measured alone afterwards',
         body: '{"events": [...]} of analytics events, 1,000 distinct user_ids',
         load_generator: 'autocannon 9.0.0 in its own process, pipelining 1',
         herald_env: envs,

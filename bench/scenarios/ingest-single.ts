@@ -1,14 +1,16 @@
 /**
  * Ingest, one event per request: Herald's analytics endpoint (202 after a durable append, on
- * server PostgreSQL and on embedded PGlite) against a bare node:http JSON server and a bare
- * Fastify route with the same schema validation, at 50 and 500 connections, in one run.
+ * server PostgreSQL and on the embedded default, the PostgreSQL `herald start` runs itself)
+ * against a bare node:http JSON server and a bare Fastify route with the same schema
+ * validation, at 50 and 500 connections, in one run. Beside the figures: the RSS of each Herald
+ * process and of its PostgreSQL, and the embedded default's first and later start times.
  */
 
 import { resolve } from 'node:path';
 import { type Contender, compareInTurns } from '../lib/compare.ts';
 import { SEED_ANALYTICS } from '../lib/events.ts';
 import { type HeraldTarget, startTarget } from '../lib/herald.ts';
-import { type Service, startPeer } from '../lib/processes.ts';
+import { type Service, sampleRss, startPeer } from '../lib/processes.ts';
 import {
   type Context,
   fmt,
@@ -37,23 +39,36 @@ function peer(name: string, script: string): System {
   };
 }
 
-function herald(name: string, database: 'postgres' | 'pglite', heraldBin?: string): System {
+/** What each Herald system's processes used while it was up, and its start times. */
+const memory: Record<string, unknown> = {};
+
+function herald(name: string, database: 'postgres' | 'embedded', heraldBin?: string): System {
   return {
     name,
     database,
     baseline: heraldBin !== undefined,
     // `herald start` keeps its worker busy with what it accepted after the load stops.
-    background: database === 'pglite',
+    background: database === 'embedded',
     async start(context) {
       const target: HeraldTarget = await startTarget({
         database,
-        // The API alone on a server; PGlite serves one process, so API and worker share it.
+        // The API alone on a server; the embedded database serves one process, so API and
+        // worker share it.
         topology: database === 'postgres' ? 'api' : 'start',
         cpuProfDir: context.cpuProfDir,
         label: name,
         heraldBin,
+        measureStarts: database === 'embedded',
       });
-      return { url: target.url, stop: () => target.stop(), env: target.env };
+      const rss = sampleRss([...target.services, ...target.database_processes]);
+      return {
+        url: target.url,
+        stop: async () => {
+          memory[name] = { rss_mib: rss.stop(), start_ms: target.start_ms };
+          await target.stop();
+        },
+        env: target.env,
+      };
     },
   };
 }
@@ -63,17 +78,18 @@ function herald(name: string, database: 'postgres' | 'pglite', heraldBin?: strin
 const BASELINE = process.env.BENCH_BASELINE;
 const baselineBin = BASELINE === undefined ? undefined : resolve(BASELINE, 'bin/herald.js');
 
+const SERVER = 'Herald api · PostgreSQL';
+const EMBEDDED = 'Herald start · embedded PostgreSQL';
+
 export const SYSTEMS: readonly System[] = [
   peer('bare node:http', 'node-http.ts'),
   peer('bare Fastify + schema', 'fastify.ts'),
-  herald('Herald api · PostgreSQL', 'postgres'),
+  herald(SERVER, 'postgres'),
   ...(baselineBin === undefined
     ? []
     : [herald('Herald api · PostgreSQL · baseline', 'postgres', baselineBin)]),
-  herald('Herald start · PGlite', 'pglite'),
-  ...(baselineBin === undefined
-    ? []
-    : [herald('Herald start · PGlite · baseline', 'pglite', baselineBin)]),
+  herald(EMBEDDED, 'embedded'),
+  ...(baselineBin === undefined ? [] : [herald(`${EMBEDDED} · baseline`, 'embedded', baselineBin)]),
 ];
 
 /** The systems of the ingest comparisons, less the Herald databases not selected. */
@@ -152,6 +168,38 @@ export const ingestSingle: Scenario = {
             : at500.ok > 0 && at500.non2xx + at500.errors + at500.timeouts === 0,
       });
     }
+    // Issue #18: the embedded default at server speed.
+    const embedded = results[EMBEDDED]?.['50'];
+    const server = results[SERVER]?.['50'];
+    if (embedded !== undefined) {
+      goals.push(
+        {
+          goal: `${EMBEDDED}: req/s vs ${SERVER}, 50 connections`,
+          target: '≥ 0.9×',
+          measured: ratio(embedded.ok_per_s, server?.ok_per_s),
+          met: server === undefined ? undefined : embedded.ok_per_s / server.ok_per_s >= 0.9,
+        },
+        {
+          goal: `${EMBEDDED}: p99, 50 connections (issue #18)`,
+          target: '≤ 20 ms',
+          measured: `${embedded.latency_ms.p99} ms`,
+          met: embedded.latency_ms.p99 <= 20,
+        },
+      );
+    }
+    const memoryRows = Object.entries(memory).flatMap(([system, m]) => {
+      const { rss_mib, start_ms } = m as {
+        rss_mib: Record<string, { peak_mib: number; mean_mib: number }>;
+        start_ms?: { first: number; later: number };
+      };
+      return Object.entries(rss_mib).map(([process, r]) => [
+        system,
+        process,
+        fmt(r.mean_mib),
+        fmt(r.peak_mib),
+        start_ms === undefined ? '—' : `${fmt(start_ms.first)} / ${fmt(start_ms.later)}`,
+      ]);
+    });
     return {
       goals,
       config: {
@@ -162,11 +210,11 @@ export const ingestSingle: Scenario = {
         warmup_s: warmupS,
         rounds: reps,
         method:
-          'all systems up at once; measurements take turns (rotating order), each figure is the median of its rounds; PGlite (`herald start`, whose worker keeps working) is measured alone afterwards',
+          'all systems up at once; measurements take turns (rotating order), each figure is the median of its rounds; the embedded default (`herald start`, whose worker keeps working) is measured alone afterwards',
         load_generator: 'autocannon 9.0.0 in its own process, pipelining 1',
         herald_env: envs,
       },
-      figures: results,
+      figures: { ...results, memory },
       tables: [
         {
           title: 'Ingest, one event per request (seed analytics body)',
@@ -182,11 +230,16 @@ export const ingestSingle: Scenario = {
           ],
           rows,
         },
+        {
+          title: 'Memory while up (MiB; PostgreSQL as summed PSS) and start times',
+          columns: ['system', 'process', 'mean', 'peak', 'first / later start ms'],
+          rows: memoryRows,
+        },
       ],
       notes: [
         'Herald answers 202 only after the event is committed to the raw_events log (group commit).',
         'The seed body has one user_id, so every event lands in one partition of the log.',
-        'PGlite runs `herald start` (API and worker in one process): the worker competes for the same core.',
+        'The embedded default runs `herald start` (API and worker in one process, PostgreSQL beside it): the worker and the database compete for the same two cores.',
       ],
     };
   },

@@ -1,7 +1,8 @@
 /**
  * Memory: resident set size of Herald's processes under load (sampled from /proc/<pid>/status
  * every 250 ms): `herald api` and `herald worker` on server PostgreSQL, and `herald start` on
- * PGlite, through single events at 500 connections and then batches until all are persisted.
+ * the embedded default (its PostgreSQL reported beside it), through single events at 500
+ * connections and then batches until all are persisted.
  */
 import { batchBody, SEED_ANALYTICS } from '../lib/events.ts';
 import { type DatabaseKind, startTarget, type Topology } from '../lib/herald.ts';
@@ -19,7 +20,7 @@ export const memory: Scenario = {
     const setups = (
       [
         { database: 'postgres', topology: 'api+worker' },
-        { database: 'pglite', topology: 'start' },
+        { database: 'embedded', topology: 'start' },
       ] satisfies { database: DatabaseKind; topology: Topology }[]
     ).filter((s) => context.databases.includes(s.database));
     const figures: Record<string, unknown> = {};
@@ -28,8 +29,9 @@ export const memory: Scenario = {
     for (const setup of setups) {
       const target = await startTarget({ ...setup, cpuProfDir: context.cpuProfDir });
       try {
-        const idle = Object.fromEntries(target.services.map((s) => [s.name, s.rssMiB()]));
-        const single = sampleRss(target.services);
+        const watched = [...target.services, ...target.database_processes];
+        const idle = Object.fromEntries(watched.map((s) => [s.name, s.rssMiB()]));
+        const single = sampleRss(watched);
         await runLoad({
           url: `${target.url}/api/v1/events/analytics`,
           body: JSON.stringify(SEED_ANALYTICS),
@@ -38,7 +40,7 @@ export const memory: Scenario = {
         });
         const singleRss = single.stop();
         const before = await target.processedCount();
-        const batch = sampleRss(target.services);
+        const batch = sampleRss(watched);
         const load = await runLoad({
           url: `${target.url}/api/v1/events/batch`,
           body: batchBody(1000),
@@ -48,17 +50,19 @@ export const memory: Scenario = {
         await waitForCount(() => target.processedCount(), before + load.ok * 1000, 180_000, 250);
         const batchRss = batch.stop();
         figures[target.label] = { idle_mib: idle, single_500: singleRss, batches: batchRss };
-        for (const service of target.services) {
+        for (const service of watched) {
           const a = singleRss[service.name];
           const b = batchRss[service.name];
           const peak = Math.max(a?.peak_mib ?? 0, b?.peak_mib ?? 0);
-          goals.push({
-            goal: `${target.label}: ${service.name} peak RSS under load`,
-            target: '< 300 MB',
-            // MiB from /proc → MB (the goal's unit).
-            measured: `${fmt((peak * 2 ** 20) / 1e6)} MB`,
-            met: peak > 0 ? (peak * 2 ** 20) / 1e6 < 300 : undefined,
-          });
+          // The goal is Herald's; its PostgreSQL is reported beside it.
+          if (target.services.includes(service as (typeof target.services)[number]))
+            goals.push({
+              goal: `${target.label}: ${service.name} peak RSS under load`,
+              target: '< 300 MB',
+              // MiB from /proc → MB (the goal's unit).
+              measured: `${fmt((peak * 2 ** 20) / 1e6)} MB`,
+              met: peak > 0 ? (peak * 2 ** 20) / 1e6 < 300 : undefined,
+            });
           rows.push([
             `${target.label}: ${service.name}`,
             fmt(idle[service.name]),
@@ -78,7 +82,8 @@ export const memory: Scenario = {
         single: { connections: 500, duration_s: durationS, body: SEED_ANALYTICS },
         batches: { requests: batches, events_per_request: 1000, connections: 8 },
         sample_every_ms: 250,
-        source: '/proc/<pid>/status VmRSS',
+        source:
+          'Herald: /proc/<pid>/status VmRSS; PostgreSQL: summed PSS (/proc/<pid>/smaps_rollup)',
       },
       figures,
       tables: [

@@ -1,5 +1,6 @@
+import { resolve } from 'node:path';
 import { migrate } from '../adapters/postgres/migrate.ts';
-import { type Config, configSettings, loadConfig, redactConfig } from '../config.ts';
+import { type Config, configChanges, configSettings, loadConfig, redactConfig } from '../config.ts';
 import { isHeraldError } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import {
@@ -25,7 +26,10 @@ const COMMANDS: Record<string, { summary: string; roles?: Roles }> = {
     summary: 'API and workers in one process (the default for one machine)',
     roles: { api: true, worker: true },
   },
-  api: { summary: 'the HTTP API only (needs DATABASE_URL)', roles: { api: true, worker: false } },
+  api: {
+    summary: 'the HTTP API only (needs DATABASE_URL: one process owns the embedded database)',
+    roles: { api: true, worker: false },
+  },
   worker: { summary: 'a worker only (needs DATABASE_URL)', roles: { api: false, worker: true } },
   migrate: { summary: 'apply database migrations and exit' },
   config: { summary: 'print the effective configuration (secrets masked) and exit' },
@@ -115,7 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const logger = createLogger(config.logLevel);
   if (args.command === 'migrate') {
-    const db = await openDatabase(config, 'migrate');
+    const db = await openDatabase(config, 'migrate', logger);
     try {
       const applied = await migrate(db);
       logger.info(
@@ -147,7 +151,10 @@ async function main(argv: readonly string[]): Promise<number> {
  * process stopped early (a deploy rolled back, a test tearing down) still stops cleanly.
  */
 async function serve(config: Config, logger: Logger, roles: Roles): Promise<number> {
-  logger.info({ config: redactConfig(config), roles, version: VERSION }, 'herald starting');
+  // Only what differs from the defaults; the whole configuration at debug level (and from
+  // `herald config`).
+  logger.info({ settings: configChanges(config), roles, version: VERSION }, 'herald starting');
+  logger.debug({ config: redactConfig(config) }, 'configuration');
   const early: NodeJS.Signals[] = [];
   let handle = (signal: NodeJS.Signals) => {
     early.push(signal);
@@ -156,6 +163,7 @@ async function serve(config: Config, logger: Logger, roles: Roles): Promise<numb
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const platform = await startPlatform(config, logger, roles);
+  logReady(config, logger, platform);
   return new Promise((resolve) => {
     let stopping = false;
     handle = (signal: NodeJS.Signals) => {
@@ -185,6 +193,31 @@ async function serve(config: Config, logger: Logger, roles: Roles): Promise<numb
     };
     for (const signal of early) handle(signal);
   });
+}
+
+/** The first run's one line to read: where everything is. */
+function logReady(
+  config: Config,
+  logger: Logger,
+  platform: Awaited<ReturnType<typeof startPlatform>>,
+): void {
+  const data =
+    config.databaseUrl !== undefined
+      ? `${redactConfig(config).databaseUrl} (schema ${config.databaseSchema})`
+      : config.dataDir.startsWith('memory://')
+        ? 'memory:// (a temporary PostgreSQL, removed at stop)'
+        : `${resolve(config.dataDir)} (PostgreSQL cluster in postgres/, its log in postgres.log)`;
+  const urls =
+    platform.url === undefined
+      ? { ops: platform.opsUrl }
+      : {
+          api: platform.url,
+          docs: `${platform.url}/docs`,
+          dashboard: `${platform.url}/dashboard/`,
+          ...(platform.readUrl === undefined ? {} : { read: platform.readUrl }),
+        };
+  const lines = Object.entries({ ...urls, data }).map(([name, value]) => `${name} ${value}`);
+  logger.info({ ...urls, data }, `herald ready: ${lines.join(', ')}`);
 }
 
 main(process.argv.slice(2)).then(

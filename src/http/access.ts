@@ -11,7 +11,8 @@ const startsWithAny = (url: string, prefixes: readonly string[]) =>
  * a route added without thought is closed, not open.
  */
 export function accessFor(method: string, route: string): Access {
-  if (route === '' || startsWithAny(route, ['/health', '/docs', '/dashboard'])) return 'public';
+  if (route === '' || route === '/' || startsWithAny(route, ['/health', '/docs', '/dashboard']))
+    return 'public';
   if (route === '/users' || route.startsWith('/users/')) return 'session';
   if (route.startsWith('/metrics')) return 'metrics:read';
   // The delivery log holds people's addresses and webhook endpoints sign with secrets: admin

@@ -36,6 +36,7 @@ import { eventRoutes } from './routes/events.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
+import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
@@ -212,6 +213,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   if (schemas !== undefined) await app.register(schemaRoutes, schemas);
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
   await app.register(eventSearchRoutes, { store: deps.store });
+  await app.register(serviceRoutes, { version: deps.version });
   await app.register(dashboardRoutes);
   await app.register(apiKeyRoutes, { keys: deps.keys });
   await app.register(agentRoutes, { agents: deps.agentStore });

@@ -1,14 +1,14 @@
 /**
- * The SQL database Herald keeps its log, results and dead letters in. Two adapters implement
- * it with the same SQL: PGlite (embedded, one connection in-process) and a PostgreSQL server
- * (a pool). Placeholders are `$1, $2 ...`; int8 columns come back as JS numbers.
+ * The SQL database Herald keeps its log, results and dead letters in: PostgreSQL through a
+ * `pg` pool, a server's (DATABASE_URL) or the one Herald runs itself (the embedded default).
+ * Placeholders are `$1, $2 ...`; int8 columns come back as JS numbers.
  */
 export interface SqlExecutor {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }
 
 export interface Database extends SqlExecutor {
-  readonly kind: 'pglite' | 'postgres';
+  readonly kind: 'postgres';
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */

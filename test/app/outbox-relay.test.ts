@@ -172,7 +172,7 @@ async function unpublished(db: Database): Promise<number> {
   return new PostgresOutboxStore(db).backlog();
 }
 
-/** This test's events as the broker's log holds them (the PGlite log is shared by the suite). */
+/** This test's events as the broker's log holds them . */
 async function logged(db: Database): Promise<{ key: string; value: Record<string, unknown> }[]> {
   const rows = await db.query<{ key: string; payload: Record<string, unknown> }>(
     `SELECT key, payload FROM raw_events

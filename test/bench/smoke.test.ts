@@ -75,7 +75,7 @@ test('a quick run of every scenario records well-formed results and goals, and c
   t.after(() => rm(out, { recursive: true, force: true }));
   const schemasBefore = new Set(await benchSchemas());
 
-  // Server PostgreSQL only: PGlite's start-up alone would take much of the time budget.
+  // Both databases: the embedded default is the one a newcomer meets first.
   const runs = await Promise.all(
     GROUPS.map((group, i) =>
       runBench([
@@ -83,7 +83,7 @@ test('a quick run of every scenario records well-formed results and goals, and c
         '--scenario',
         group.join(','),
         '--database',
-        'postgres',
+        'postgres,embedded',
         '--out',
         join(out, String(i)),
       ]),
@@ -130,13 +130,29 @@ test('a quick run of every scenario records well-formed results and goals, and c
   const single = await read('ingest-single');
   assert.deepEqual(
     single.tables[0]?.rows.map((r) => r[0]),
-    ['bare node:http', 'bare Fastify + schema', 'Herald api · PostgreSQL'],
+    [
+      'bare node:http',
+      'bare Fastify + schema',
+      'Herald api · PostgreSQL',
+      'Herald start · embedded PostgreSQL',
+    ],
     'every system of the comparison ran in the same run',
   );
   const e2e = await read('e2e');
   assert.ok(
     e2e.tables[0]?.rows.some((r) => String(r[0]).startsWith('ceiling: batched INSERT')),
     'the end-to-end run measured its own batched INSERT ceiling',
+  );
+  const embedded = e2e.figures['herald start · embedded · postgres queue'] as {
+    start_ms?: { first: number; later: number };
+    rss_mib?: Record<string, unknown>;
+  };
+  assert.ok((embedded.start_ms?.first ?? 0) > 0, 'the first start of the embedded default timed');
+  assert.ok((embedded.start_ms?.later ?? 0) > 0, 'and a later one');
+  assert.deepEqual(
+    Object.keys(embedded.rss_mib ?? {}).sort(),
+    ['postgres (embedded cluster)', 'start'],
+    'Herald and its PostgreSQL measured side by side',
   );
   const peers = await read('peers');
   const systems = (peers.figures.systems as { system: string; completed: boolean }[]).map(

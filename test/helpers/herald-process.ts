@@ -10,6 +10,8 @@ export interface HeraldProcess {
   logs: Record<string, unknown>[];
   /** The API's URL once it listens (api/start only). */
   url: Promise<string>;
+  /** What it wrote to stderr so far (the CLI's own error messages). */
+  stderr(): string;
   /** Resolves with the exit code (or signal) when the process ends. */
   exited: Promise<number | NodeJS.Signals>;
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
@@ -26,8 +28,20 @@ export function runHerald(
   options: { nodeFlags?: readonly string[] } = {},
 ): HeraldProcess {
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), HERALD, ...args], {
-    // OPS_PORT 0: several workers run side by side, each on a free port of its own.
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', OPS_PORT: '0', ...env },
+    // OPS_PORT 0: several workers run side by side, each on a free port of its own; READ_PORT
+    // off: the tests of the read port turn it on, others would race for 8001. No shedding on
+    // event-loop delay, as for in-process platforms (helpers/platform.ts): a loaded machine's
+    // stall answers 503 by its timing, not by the behaviour a test checks; the overload tests
+    // set it.
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      OPS_PORT: '0',
+      READ_PORT: 'off',
+      OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -72,5 +86,5 @@ export function runHerald(
     return exited;
   };
   t.after(() => stop('SIGKILL'));
-  return { child, logs, url, exited, stop };
+  return { child, logs, url, stderr: () => stderr, exited, stop };
 }

@@ -1,28 +1,13 @@
-/**
- * Helpers for the notification tests. As in helpers/users.ts, PGlite runs share one database
- * per suite (it takes seconds to start on a loaded machine) and empty the notification
- * tables before each test; server Postgres gets a fresh schema per test.
- */
-import { after, type TestContext } from 'node:test';
+/** Helpers for the notification tests: a fresh schema per test on either database. */
+import type { TestContext } from 'node:test';
 import client from 'prom-client';
 import type { Database } from '../../src/ports/database.ts';
 import type { DatabaseFactory } from './databases.ts';
 
-const NOTIFICATION_TABLES =
-  'notification_attempts, notification_deliveries, webhook_endpoints, push_subscriptions, notification_preferences';
-
 export function notificationTestDatabase(
   factory: DatabaseFactory,
 ): (t: TestContext) => Promise<Database> {
-  if (factory.kind !== 'pglite') return (t) => factory.open(t);
-  let shared: Promise<Database> | undefined;
-  after(async () => (await shared)?.close());
-  return async () => {
-    shared ??= factory.open({ after: () => {} } as unknown as TestContext);
-    const db = await shared;
-    await db.query(`TRUNCATE ${NOTIFICATION_TABLES} CASCADE`);
-    return db;
-  };
+  return (t) => factory.open(t);
 }
 
 /** A herald_notifications_total counter of its own (no registry), for the app's tests. */

@@ -2,21 +2,22 @@ import type { Stage } from '../../src/app/pipeline.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { type Roles, type RunningPlatform, startPlatform } from '../../src/platform.ts';
-import { dropSchema, POSTGRES_URL, uniqueSchema } from './databases.ts';
+import { type DatabaseKind, databaseUrl, dropSchema, uniqueSchema } from './databases.ts';
 
-/**
- * Herald in this process on an in-memory PGlite, listening on a free port; stopped after the
- * test. `settings` are environment-style overrides (e.g. { RETRY_BASE_MS: '10' }).
- */
 /** What the helpers need of a test: somewhere to register cleanup. */
 export interface Cleanup {
   after(fn: () => unknown): unknown;
 }
 
+/**
+ * Herald in this process, listening on a free port, in a fresh schema of the run's embedded
+ * PostgreSQL (or of the server with `database: 'postgres'`); stopped and its schema dropped
+ * after the test. `settings` are environment-style overrides (e.g. { RETRY_BASE_MS: '10' }).
+ */
 export async function startTestPlatform(
   t: Cleanup,
   settings: Record<string, string> = {},
-  options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' } = {},
+  options: { roles?: Roles; stages?: readonly Stage[]; database?: DatabaseKind } = {},
 ): Promise<RunningPlatform & { url: string }> {
   const platform = await startInProcess(t, settings, options);
   if (platform.url === undefined) throw new Error('platform has no API');
@@ -42,19 +43,19 @@ export async function startTestWorker(
 async function startInProcess(
   t: Cleanup,
   settings: Record<string, string>,
-  options: { roles?: Roles; stages?: readonly Stage[]; database?: 'pglite' | 'postgres' },
+  options: { roles?: Roles; stages?: readonly Stage[]; database?: DatabaseKind },
 ): Promise<RunningPlatform> {
-  const database: Record<string, string> = { DATA_DIR: 'memory://' };
-  const schema = options.database === 'postgres' ? uniqueSchema() : undefined;
-  if (schema !== undefined) {
-    Object.assign(database, { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
-  }
+  const url = databaseUrl(options.database ?? 'embedded');
+  const schema = uniqueSchema();
+  const database = { DATABASE_URL: url, DATABASE_SCHEMA: schema };
   const config = loadConfig(
     {},
     {
       ...database,
       PORT: '0',
       OPS_PORT: '0',
+      // Tests of the read port turn it on (on a free port); others would race for 8001.
+      READ_PORT: 'off',
       LOG_LEVEL: 'silent',
       WORKER_POLL_MS: '10',
       // Shedding on event-loop delay answers by the machine's timing, not by the behaviour a
@@ -75,9 +76,7 @@ async function startInProcess(
   // After hooks run in the order registered: stop the platform first, then drop its schema.
   t.after(async () => {
     await platform.stop();
-    if (schema !== undefined && process.env.HERALD_KEEP_TEST_DATA === undefined) {
-      await dropSchema(schema);
-    }
+    if (process.env.HERALD_KEEP_TEST_DATA === undefined) await dropSchema(schema, url);
   });
   return platform;
 }

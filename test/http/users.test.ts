@@ -3,7 +3,13 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { type RunningPlatform, startPlatform } from '../../src/platform.ts';
-import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';
+import {
+  type DatabaseKind,
+  databaseUrl,
+  dropSchema,
+  POSTGRES_URL,
+  uniqueSchema,
+} from '../helpers/databases.ts';
 import { eventually } from '../helpers/eventually.ts';
 
 // Cheap scrypt: these tests are about the HTTP rules, not the hash's cost.
@@ -14,13 +20,10 @@ const ADMIN_API_KEY = 'admin-key-for-users-tests-0123456789';
 
 async function startUsersPlatform(
   settings: Record<string, string>,
-  database: 'pglite' | 'postgres',
+  database: DatabaseKind,
 ): Promise<RunningPlatform & { url: string; cleanup: () => Promise<void> }> {
-  const env: Record<string, string> = { DATA_DIR: 'memory://' };
   const schema = uniqueSchema();
-  if (database === 'postgres') {
-    Object.assign(env, { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema });
-  }
+  const env = { DATABASE_URL: databaseUrl(database), DATABASE_SCHEMA: schema, READ_PORT: 'off' };
   const config = loadConfig(
     {},
     {
@@ -44,8 +47,8 @@ async function startUsersPlatform(
   return Object.assign(platform as RunningPlatform & { url: string }, {
     cleanup: async () => {
       await platform.stop();
-      if (database === 'postgres' && process.env.HERALD_KEEP_TEST_DATA === undefined) {
-        await dropSchema(schema);
+      if (process.env.HERALD_KEEP_TEST_DATA === undefined) {
+        await dropSchema(schema, databaseUrl(database));
       }
     },
   });
@@ -81,7 +84,7 @@ function client(url: string) {
   };
 }
 
-describe('user routes over HTTP [pglite]', () => {
+describe('user routes over HTTP [embedded]', () => {
   let platform: Awaited<ReturnType<typeof startUsersPlatform>>;
   let call: ReturnType<typeof client>;
   let counter = 0;
@@ -94,7 +97,7 @@ describe('user routes over HTTP [pglite]', () => {
         LOGIN_WINDOW_MS: '60000',
         ADMIN_API_KEY,
       },
-      'pglite',
+      'embedded',
     );
     call = client(platform.url);
   });
@@ -703,8 +706,8 @@ describe('user routes with API keys required [postgres]', () => {
       const config = loadConfig(
         {},
         {
-          DATA_DIR: 'memory://',
           DATABASE_URL: POSTGRES_URL,
+          READ_PORT: 'off',
           DATABASE_SCHEMA: schema,
           PORT: '0',
           LOG_LEVEL: 'silent',

@@ -25,10 +25,13 @@ export async function loadMigrations(): Promise<Migration[]> {
 /**
  * Applies the migrations this database has not seen, each in its own transaction, under an
  * advisory lock so that an API and several workers starting together migrate once.
- * Returns the versions it applied.
+ * Returns the versions it applied. `upTo` stops after that version (the PGlite import brings a
+ * new cluster to the version of the data it copies first).
  */
-export async function migrate(db: Database): Promise<number[]> {
-  const migrations = await loadMigrations();
+export async function migrate(db: Database, options: { upTo?: number } = {}): Promise<number[]> {
+  const migrations = (await loadMigrations()).filter(
+    (m) => options.upTo === undefined || m.version <= options.upTo,
+  );
   const applied: number[] = [];
   for (const migration of migrations) {
     const ran = await db.transaction(async (tx) => {

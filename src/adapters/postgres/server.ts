@@ -5,8 +5,8 @@ import type { Database, SqlExecutor } from '../../ports/database.ts';
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
-// Counts and offsets fit in a double long before they matter; returning numbers keeps the
-// server adapter interchangeable with PGlite, which does the same.
+// Counts and offsets fit in a double long before they matter; Herald's code reads them as
+// numbers.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);

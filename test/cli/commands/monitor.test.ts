@@ -43,7 +43,7 @@ test('the monitor frame shows the dead-letter share of accepted events as the fa
       { partition: 1, lag: 7 },
     ],
     broker: 'postgres',
-    database: 'pglite',
+    database: 'postgres',
     started_at: '2026-01-01T00:00:00.000Z',
   };
   const frame = renderFrame('http://h', summary, new Date('2026-01-01T01:02:03Z'));

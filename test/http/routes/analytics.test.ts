@@ -130,7 +130,7 @@ async function readAll(url: string) {
   return answers;
 }
 
-for (const database of ['pglite', 'postgres'] as const) {
+for (const database of ['embedded', 'postgres'] as const) {
   test(`analytics count every event once, after duplicates and a redelivery of the whole log [${database}]`, async (t) => {
     const { url, db } = await startTestPlatform(t, NO_SHEDDING, { database });
     await send(url);

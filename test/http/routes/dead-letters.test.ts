@@ -12,7 +12,7 @@ const refusing = (refused: Set<string>): Stage => ({
   },
 });
 
-for (const database of ['pglite', 'postgres'] as const) {
+for (const database of ['embedded', 'postgres'] as const) {
   test(`bulk replay and purge take ids or filters, honour dry_run and refuse an unbounded request [${database}]`, async (t) => {
     const refused = new Set(['d-1', 'd-2', 'd-3']);
     const { url } = await startTestPlatform(

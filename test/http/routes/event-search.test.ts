@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getJson, postJson, startTestPlatform } from '../../helpers/platform.ts';
 
-for (const database of ['pglite', 'postgres'] as const) {
+for (const database of ['embedded', 'postgres'] as const) {
   test(`GET /api/v1/events filters by user, type, topic and time, newest first [${database}]`, async (t) => {
     const { url } = await startTestPlatform(t, {}, { database });
     const before = new Date().toISOString();

@@ -415,7 +415,7 @@ describeEachDatabase('analytics rollups', (factory) => {
           );
         },
       ),
-      { numRuns: factory.kind === 'pglite' ? 40 : 80, seed: 5 },
+      { numRuns: 80, seed: 5 },
     );
   });
   test('funnel edges: window end inclusive, range end exclusive, ties, order of arrival, best entry', async (t2) => {
@@ -663,11 +663,6 @@ describeEachDatabase('analytics rollups', (factory) => {
   });
 
   test('a user numbered by a sealer while a funnel reads is still one user: the reads share a snapshot', async (t2) => {
-    if (factory.kind === 'pglite') {
-      // One connection: no sealer can run between the funnel's reads.
-      t2.skip('needs a second connection');
-      return;
-    }
     const db = await factory.open(t2);
     const store = new PostgresEventStore(db);
     const day = '2024-03-12';
@@ -800,7 +795,7 @@ describeEachDatabase('analytics rollups', (factory) => {
           assert.deepEqual(sorted(actual), sorted(expected));
         },
       ),
-      { numRuns: factory.kind === 'pglite' ? 60 : 120, seed: 55 },
+      { numRuns: 120, seed: 55 },
     );
   });
 });
