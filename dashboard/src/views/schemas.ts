@@ -123,7 +123,8 @@ registerView({
       }
     };
 
-    const show = async (type: string, version?: number) => {
+    /** `notice`: what the last registration said, kept when the detail is built again. */
+    const show = async (type: string, version?: number, notice: Node[] = []) => {
       const base = `/api/v1/schemas/${encodeURIComponent(type)}`;
       let versions: SchemaVersion[];
       try {
@@ -146,7 +147,7 @@ registerView({
         spellcheck: 'false',
       });
       editor.value = JSON.stringify(latest.schema, null, 2);
-      const outcome = h('div', { 'data-testid': 'schema-put-result' });
+      const outcome = h('div', { 'data-testid': 'schema-put-result' }, ...notice);
       const submit = async (dryRun: boolean) => {
         let schema: unknown;
         try {
@@ -156,14 +157,14 @@ registerView({
           return;
         }
         const result = await putSchema(type, { schema }, dryRun);
-        outcome.replaceChildren(
-          ...result.lines.map((line) =>
-            h('p', { class: `message ${result.ok ? 'ok' : 'error'}` }, line),
-          ),
+        const lines = result.lines.map((line) =>
+          h('p', { class: `message ${result.ok ? 'ok' : 'error'}` }, line),
         );
+        outcome.replaceChildren(...lines);
         if (result.ok && !dryRun) {
+          // The new version shows as the latest; what the registration said stays beside it.
           await load();
-          await show(type);
+          await show(type, undefined, lines);
         }
       };
       detail.replaceChildren(
