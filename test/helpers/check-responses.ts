@@ -41,6 +41,16 @@ async function checkedFetch(
   );
 }
 
+/**
+ * Runs `fn` and returns the violations its fetches met; they then do not fail the file (for
+ * the tests of the check itself).
+ */
+export async function violationsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const start = violations.length;
+  await fn();
+  return violations.splice(start);
+}
+
 if (process.env.HERALD_OPENAPI_CHECK !== 'off') {
   globalThis.fetch = checkedFetch as typeof fetch;
   process.on('exit', () => {

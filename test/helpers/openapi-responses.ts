@@ -37,9 +37,12 @@ interface Operation {
 const ORIGINAL_FETCH = Symbol.for('herald.test.uncheckedFetch');
 
 /** fetch without the OpenAPI check, for tests that deliberately get undocumented answers. */
-export const uncheckedFetch: typeof fetch =
-  ((globalThis as Record<symbol, unknown>)[ORIGINAL_FETCH] as typeof fetch | undefined) ??
-  globalThis.fetch;
+export const uncheckedFetch: typeof fetch = (input, init) => {
+  const original = (globalThis as Record<symbol, unknown>)[ORIGINAL_FETCH] as
+    | typeof fetch
+    | undefined;
+  return (original ?? globalThis.fetch)(input, init);
+};
 
 export function rememberOriginalFetch(original: typeof fetch): void {
   (globalThis as Record<symbol, unknown>)[ORIGINAL_FETCH] = original;
