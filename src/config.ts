@@ -622,7 +622,7 @@ function userAndNotificationSettings() {
     loginWindowMs: s(
       'loginWindowMs',
       'LOGIN_WINDOW_MS',
-      3600000,
+      86400000,
       integer(1000, 604800000),
       'how long a failed login counts',
     ),
