@@ -20,9 +20,25 @@ export function storableText(text: string): boolean {
  * A JSON Schema `pattern`, so that the OpenAPI document tells clients the same rule; the
  * calendar (30 February) is left to `format: date-time`.
  */
-export const TIMESTAMP_PATTERN =
-  '^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])' +
-  '[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])$';
+export const TIMESTAMP_PATTERN = timestampPattern(
+  '(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])',
+);
+
+/**
+ * TIMESTAMP_PATTERN for the years 0002–9998: for a time something is computed from (an
+ * analytics range, widened to whole days and read up to 31 days past its end), so that what
+ * is computed stays within the years PostgreSQL and ISO 8601 text share.
+ */
+export const RANGE_TIMESTAMP_PATTERN = timestampPattern(
+  '(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8]|0[1-9][0-9]{2}|00[1-9][0-9]|000[2-9])',
+);
+
+function timestampPattern(year: string): string {
+  return (
+    `^${year}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])` +
+    '[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])$'
+  );
+}
 
 const TIMESTAMP_REGEX = new RegExp(TIMESTAMP_PATTERN);
 
@@ -30,6 +46,9 @@ const TIMESTAMP_REGEX = new RegExp(TIMESTAMP_PATTERN);
 export const TIMESTAMP_RULE =
   'an RFC 3339 date-time with a UTC offset (Z or ±hh:mm within ±15:59), a year from 0001 to ' +
   '9999, seconds 00–59 and at most 9 fractional digits';
+
+/** RANGE_TIMESTAMP_PATTERN in words. */
+export const RANGE_TIMESTAMP_RULE = TIMESTAMP_RULE.replace('0001 to 9999', '0002 to 9998');
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 

@@ -1,6 +1,11 @@
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { TIMESTAMP_PATTERN, TIMESTAMP_RULE } from '../domain/postgres-limits.ts';
+import {
+  RANGE_TIMESTAMP_PATTERN,
+  RANGE_TIMESTAMP_RULE,
+  TIMESTAMP_PATTERN,
+  TIMESTAMP_RULE,
+} from '../domain/postgres-limits.ts';
 import { ErrorCodes, HeraldError, isRetryable } from '../errors.ts';
 
 export interface FieldError {
@@ -49,6 +54,9 @@ function messageOf(e: ErrorObject): string {
   // The storable-time pattern is a rule in words, not a regular expression to decipher.
   if (e.keyword === 'pattern' && params.pattern === TIMESTAMP_PATTERN) {
     return `must be ${TIMESTAMP_RULE}`;
+  }
+  if (e.keyword === 'pattern' && params.pattern === RANGE_TIMESTAMP_PATTERN) {
+    return `must be ${RANGE_TIMESTAMP_RULE}`;
   }
   if (e.keyword === 'additionalProperties') return 'is not a known parameter or field';
   return e.message ?? 'is invalid';

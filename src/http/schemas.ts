@@ -4,7 +4,12 @@
  * clients may send more than Herald reads.
  */
 import { EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN } from '../domain/events.ts';
-import { TIMESTAMP_PATTERN, TIMESTAMP_RULE } from '../domain/postgres-limits.ts';
+import {
+  RANGE_TIMESTAMP_PATTERN,
+  RANGE_TIMESTAMP_RULE,
+  TIMESTAMP_PATTERN,
+  TIMESTAMP_RULE,
+} from '../domain/postgres-limits.ts';
 
 const eventId = {
   type: 'string',
@@ -25,6 +30,15 @@ export const storableDateTime = (description: string) =>
     format: 'date-time',
     pattern: TIMESTAMP_PATTERN,
     description: `${description}: ${TIMESTAMP_RULE}`,
+  }) as const;
+
+/** A time a range is computed from (analytics): storable, in the years 0002–9998. */
+export const rangeDateTime = (description: string) =>
+  ({
+    type: 'string',
+    format: 'date-time',
+    pattern: RANGE_TIMESTAMP_PATTERN,
+    description: `${description}: ${RANGE_TIMESTAMP_RULE}`,
   }) as const;
 
 const timestamp = storableDateTime('When the event happened (defaults to acceptance time)');

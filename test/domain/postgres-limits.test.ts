@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import pg from 'pg';
 import {
+  RANGE_TIMESTAMP_PATTERN,
   storableText,
   storableTimestamp,
   TIMESTAMP_PATTERN,
@@ -140,6 +141,30 @@ describe('storableTimestamp: the times PostgreSQL and the pipeline can both take
       for (const text of ACCEPTED) assert.ok(await postgresTakes(text), text);
     });
   });
+});
+
+test('the range pattern (times something is computed from) is the storable one for the years 0002–9998', () => {
+  const range = new RegExp(RANGE_TIMESTAMP_PATTERN);
+  for (const text of [
+    '0002-01-01T00:00:00Z',
+    '9998-12-31T23:59:59-15:59',
+    '2024-01-01T12:00:00+15:59',
+  ]) {
+    assert.ok(range.test(text), text);
+  }
+  for (const text of [
+    '0001-01-01T00:00:00+15:00',
+    '9999-12-31T23:59:59Z',
+    '2024-01-01T12:00:00+16:00',
+  ]) {
+    assert.equal(range.test(text), false, text);
+  }
+  fc.assert(
+    fc.property(fc.stringMatching(new RegExp(RANGE_TIMESTAMP_PATTERN)), (text) => {
+      assert.ok(new RegExp(TIMESTAMP_PATTERN).test(text), text);
+    }),
+    { seed: 17 },
+  );
 });
 
 describe('storableText', () => {

@@ -116,6 +116,30 @@ describe('times PostgreSQL cannot store are refused on every route that takes on
     }
   });
 
+  test('analytics ranges, widened to whole days and read past their end, stay within the years PostgreSQL reads: 0002–9998 (past them 422, not 500)', async () => {
+    const analytics = [
+      '/api/v1/analytics/events',
+      '/api/v1/analytics/top',
+      '/api/v1/analytics/funnel',
+    ];
+    const e = encodeURIComponent;
+    for (const path of analytics) {
+      for (const [param, time] of [
+        ['to', '9999-12-31T23:59:59Z'],
+        ['from', '0001-01-01T00:00:00+15:00'],
+      ] as const) {
+        const { status, body } = await getJson(
+          `${url}${path}?${extra[path] ?? ''}${param}=${e(time)}`,
+        );
+        assert.equal(status, 422, `${path} ${param}=${time}: ${JSON.stringify(body)}`);
+        assert.ok(names(body as unknown as Problem, `querystring.${param}`));
+      }
+      const range = `from=${e('9998-12-30T00:00:00Z')}&to=${e('9998-12-31T23:59:59-15:59')}`;
+      const late = await getJson(`${url}${path}?${extra[path] ?? ''}${range}`);
+      assert.equal(late.status, 200, `${path}: ${JSON.stringify(late.body)}`);
+    }
+  });
+
   test('in request bodies: 422 naming the field', async () => {
     const bodies = timeBodies();
     assert.deepEqual([...new Set(bodies.map((b) => b.path))].sort(), [

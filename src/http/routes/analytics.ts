@@ -8,8 +8,8 @@ import * as schemas from '../schemas.ts';
 const TAGS = ['analytics'];
 
 const rangeProperties = {
-  from: schemas.storableDateTime('start of the range, inclusive'),
-  to: schemas.storableDateTime('end of the range, exclusive; defaults to now'),
+  from: schemas.rangeDateTime('start of the range, inclusive'),
+  to: schemas.rangeDateTime('end of the range, exclusive; defaults to now'),
 } as const;
 
 const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
