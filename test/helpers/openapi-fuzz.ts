@@ -161,13 +161,30 @@ const anyJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
   ),
 })).value;
 
-const ISO = fc
-  .date({
-    min: new Date('1970-01-01T00:00:00Z'),
-    max: new Date('2100-01-01T00:00:00Z'),
-    noInvalidDate: true,
-  })
-  .map((d) => d.toISOString());
+const ISO = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .date({
+        min: new Date('1970-01-01T00:00:00Z'),
+        max: new Date('2100-01-01T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((d) => d.toISOString()),
+  },
+  // At the limits PostgreSQL sets (still valid): the first and last years, ±15:59, nanoseconds.
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '0001-01-01T00:00:00+15:00',
+      '0002-01-01T00:00:00Z',
+      '9998-12-31T23:59:59-15:59',
+      '9999-12-31T23:59:59-15:59',
+      '2024-02-29T23:59:59.123456789+15:59',
+      '2024-01-01 12:00:00-15:59',
+    ),
+  },
+);
 
 /** Values that satisfy `schema` (as far as a small deriver can tell). */
 export function validFor(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
