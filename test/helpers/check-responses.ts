@@ -23,7 +23,7 @@ async function checkedFetch(
   init?: RequestInit,
 ): Promise<Response> {
   const response = await original(input, init);
-  if (!isHeraldAnswer(response.headers)) return response;
+  if (!isHeraldAnswer(response.headers) || response.url === '') return response;
   const url = new URL(response.url);
   if (url.pathname.startsWith('/docs')) return response;
   const body = await response.clone().text();
