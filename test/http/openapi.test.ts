@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { violationsDuring } from '../helpers/check-responses.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { OpenApiDocument, uncheckedFetch } from '../helpers/openapi-responses.ts';
 import { startTestPlatform } from '../helpers/platform.ts';
 
@@ -224,4 +225,51 @@ test('the global check turns an answer outside the document into a rejected fetc
   });
   assert.equal(found.length, 1);
   assert.equal((await uncheckedFetch(`${url}/thing`)).status, 500);
+});
+
+/** Whether a new connection to `port` is refused: the server no longer listens. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(port, '127.0.0.1');
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once('error', () => resolve(true));
+  });
+}
+
+test('a request arriving while the server shuts down is a 503 problem with Connection: close, not Fastify’s plain JSON', async (t) => {
+  const platform = await startTestPlatform(t);
+  const port = Number(new URL(platform.url).port);
+  const body = JSON.stringify({ user_id: 'u', event_type: 'e' });
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  // A request in flight (its body not all sent) keeps the connection open into the close.
+  socket.write(
+    'POST /api/v1/events/analytics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+  );
+  const stopping = platform.stop();
+  await eventually(async () => ((await refused(port)) ? true : undefined));
+  // The rest of the body, and a second request behind it on the same connection.
+  socket.write(`${body.slice(5)}GET /health HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await closed;
+  await stopping;
+  // The request in flight is finished (202) if it got in before the close began, else it is
+  // refused like the one behind it; the last answer is always the refusal.
+  const answers = text.split(/(?=HTTP\/1\.1 )/);
+  const last = answers.at(-1) ?? '';
+  assert.ok(answers.length <= 2, text);
+  if (answers.length === 2) assert.match(answers[0] ?? '', /^HTTP\/1\.1 202 /);
+  assert.match(last, /^HTTP\/1\.1 503 /);
+  assert.match(last, /content-type: application\/problem\+json/i);
+  assert.match(last, /connection: close/i);
+  assert.match(last, /"type":"urn:herald:problem:shutting-down"/);
 });
