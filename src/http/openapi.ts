@@ -117,8 +117,9 @@ function checkParameters(method: string, url: string, schema: Schema): void {
 export function completeRouteSchema(policy: EdgePolicy) {
   return (route: RouteOptions): void => {
     const schema = (route.schema ?? {}) as Schema;
-    // HEAD routes are GET's twins (Fastify's exposeHeadRoutes): the same rules apply to them.
-    if (schema.hide === true) return;
+    // Hidden routes without answers of their own (the docs UI, dashboard assets) are not API
+    // operations; hidden twins (/users beside /users/) and HEAD routes (GET's twins) are.
+    if (schema.hide === true && schema.response === undefined) return;
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
     const method = methods.find((m) => m !== 'HEAD') ?? 'HEAD';
     checkParameters(method, route.url, schema);

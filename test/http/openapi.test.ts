@@ -120,8 +120,12 @@ test('every documented operation refuses an unknown query parameter with a 422 n
     }
   }
   assert.deepEqual(refused, []);
-  const users = await fetch(`${url}/users/?limit=5&colour=red`);
-  assert.equal(users.status, 422, 'GET /users/ refuses them like every other route');
+  for (const path of ['/users/', '/users']) {
+    const users = await fetch(`${url}${path}?limit=5&colour=red`);
+    assert.equal(users.status, 422, `GET ${path} refuses them like every other route`);
+  }
+  const head = await fetch(`${url}/health?colour=red`, { method: 'HEAD' });
+  assert.equal(head.status, 422, 'HEAD routes too');
 });
 
 test('a known path with a method it does not answer is 405 with Allow; an unknown path is 404', async (t) => {
