@@ -91,7 +91,7 @@ const result = spawnSync(
     '--test-timeout=120000',
     // A test file whose tests all finished must not hang the run on a leaked handle.
     '--test-force-exit',
-    '--import=./test/helpers/check-responses.ts', // every answer checked against the OpenAPI document
+    `--import=${new URL('../test/helpers/check-responses.ts', import.meta.url)}`, // answers vs OpenAPI
     ...(files.length > 0 ? files : ['test/**/*.test.ts']),
   ],
   { stdio: 'inherit' },

@@ -200,7 +200,9 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
         version: deps.version,
         description:
           'Durable event ingestion and processing. Every 202 means the event is durably enqueued; ' +
-          `errors are RFC 9457 problem details (${PROBLEM_CONTENT_TYPE}).`,
+          `errors are RFC 9457 problem details (${PROBLEM_CONTENT_TYPE}). Unknown query ` +
+          'parameters are refused (422 naming them); a path listed here asked with a method it ' +
+          'does not list answers 405 with Allow.',
       },
       tags: [
         { name: 'events', description: 'Publish events and follow them' },
