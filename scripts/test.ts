@@ -128,6 +128,7 @@ const child = spawn(
     '--test-timeout=120000',
     // A test file whose tests all finished must not hang the run on a leaked handle.
     '--test-force-exit',
+    `--import=${new URL('../test/helpers/check-responses.ts', import.meta.url)}`, // answers vs OpenAPI
     ...(files.length > 0 ? files : ['test/**/*.test.ts']),
   ],
   { stdio: 'inherit', env: { ...process.env, TEST_EMBEDDED_DATABASE_URL: embedded.url } },

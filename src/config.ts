@@ -60,9 +60,12 @@ export interface Config {
   adminPassword: string | undefined;
   usersOpenRegistration: boolean;
   sessionTtlMs: number;
-  loginMaxFailures: number;
-  loginMaxFailuresPerAddress: number;
+  loginFreeFailures: number;
+  loginAccountFreeFailures: number;
+  loginDelayBaseMs: number;
+  loginDelayMaxMs: number;
   loginWindowMs: number;
+  loginTrustedAddressMs: number;
   outboxPollMs: number;
   notificationsEnabled: boolean;
   notifyTopics: string[];
@@ -611,26 +614,48 @@ function userAndNotificationSettings() {
       integer(1000, 31536000000),
       'lifetime of a login session',
     ),
-    loginMaxFailures: s(
-      'loginMaxFailures',
-      'LOGIN_MAX_FAILURES',
-      5,
-      integer(1, 100000),
-      'failed logins per account within LOGIN_WINDOW_MS before 429',
+    loginFreeFailures: s(
+      'loginFreeFailures',
+      'LOGIN_FREE_FAILURES',
+      3,
+      integer(1, 1000),
+      'failed logins of one address on one account before its further attempts wait',
     ),
-    loginMaxFailuresPerAddress: s(
-      'loginMaxFailuresPerAddress',
-      'LOGIN_MAX_FAILURES_PER_ADDRESS',
-      20,
-      integer(1, 1000000),
-      'failed logins per client address within LOGIN_WINDOW_MS before 429',
+    loginAccountFreeFailures: s(
+      'loginAccountFreeFailures',
+      'LOGIN_ACCOUNT_FREE_FAILURES',
+      10,
+      integer(1, 100000),
+      'failed logins on one account, each address counting at most LOGIN_FREE_FAILURES, before ' +
+        'attempts on it wait (except from an address it logged in from)',
+    ),
+    loginDelayBaseMs: s(
+      'loginDelayBaseMs',
+      'LOGIN_DELAY_BASE_MS',
+      1000,
+      integer(1, 3600000),
+      'the first wait after the free failures; each further failure doubles it',
+    ),
+    loginDelayMaxMs: s(
+      'loginDelayMaxMs',
+      'LOGIN_DELAY_MAX_MS',
+      900000,
+      integer(1, 86400000),
+      'the longest wait between login attempts',
     ),
     loginWindowMs: s(
       'loginWindowMs',
       'LOGIN_WINDOW_MS',
-      900000,
-      integer(1000, 86400000),
-      'sliding window of the login rate limits',
+      86400000,
+      integer(1000, 604800000),
+      'how long a failed login counts',
+    ),
+    loginTrustedAddressMs: s(
+      'loginTrustedAddressMs',
+      'LOGIN_TRUSTED_ADDRESS_MS',
+      2592000000,
+      integer(0, 31536000000),
+      'an address an account logged in from within this is exempt from the account-wide wait',
     ),
     outboxPollMs: s(
       'outboxPollMs',

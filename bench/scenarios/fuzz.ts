@@ -4,7 +4,8 @@
  * invalid UTF-8, truncated, deep, oversized and polluted JSON, wrong content types, batches at
  * and past the limit, hostile path and query parameters), sent by 16 concurrent clients to
  * `herald api` + `herald worker` on server PostgreSQL. Every answer must be a 2xx or a 4xx
- * problem+json; a 5xx, a non-problem 4xx, a dropped connection or a server that stops
+ * problem+json that the served document lists (status, content type, body schema); a 5xx, a
+ * non-problem 4xx, an undocumented answer, a dropped connection or a server that stops
  * answering is a failure, listed with the request that caused it (seed recorded).
  */
 import fc from 'fast-check';
@@ -17,6 +18,7 @@ import {
   sendFuzz,
   verdict,
 } from '../../test/helpers/openapi-fuzz.ts';
+import { OpenApiDocument } from '../../test/helpers/openapi-responses.ts';
 import { startTarget } from '../lib/herald.ts';
 import { type Context, fmt, type Scenario, type ScenarioResult } from '../lib/report.ts';
 
@@ -54,6 +56,7 @@ export const fuzz: Scenario = {
         unknown
       >;
       const operations = operationsOf(document);
+      const checker = new OpenApiDocument(document);
       const requests = anyRequest(operations, LIMITS);
       for (let chunk = 0; sent < total; chunk++) {
         const batch: FuzzRequest[] = fc.sample(requests, {
@@ -69,7 +72,7 @@ export const fuzz: Scenario = {
               try {
                 const answer = await sendFuzz(target.url, request);
                 byStatus.set(answer.status, (byStatus.get(answer.status) ?? 0) + 1);
-                problem = verdict(answer);
+                problem = verdict(answer, checker);
               } catch (error) {
                 problem = `no answer: ${String(error)}`;
               }

@@ -1,4 +1,5 @@
 import { uuidv7 } from '../domain/ids.ts';
+import { type LoginThrottling, loginKeys, waitLeft } from '../domain/login-throttling.ts';
 import {
   type Actor,
   dummyPasswordHash,
@@ -37,7 +38,8 @@ export type UserUpdate = Partial<UserInput>;
 export interface UserServiceOptions {
   sessionTtlMs: number;
   openRegistration: boolean;
-  login: { maxPerAccount: number; maxPerAddress: number; windowMs: number };
+  /** How failed logins slow further attempts (domain/login-throttling.ts). */
+  login: LoginThrottling;
   /** scrypt parameters for new hashes; defaults to DEFAULT_SCRYPT. */
   scrypt?: ScryptParams;
   /** Called after a transaction with an outbox event commits (wakes the relay in-process). */
@@ -186,41 +188,52 @@ export class UserService {
   }
 
   /**
-   * Checks a password and opens a session. Failures count against the account and the client
-   * address; past either limit within the window, logins are refused (RATE_LIMITED) whatever
-   * the password, until the oldest failure leaves the window.
+   * Checks a password and opens a session. Failures slow further attempts with growing waits
+   * (domain/login-throttling.ts): of this address on this account, and of anyone on an account
+   * many addresses failed at, except an address the account recently logged in from. An
+   * attempt during a wait is refused (RATE_LIMITED, with when to retry) without its password
+   * being checked, and does not count.
    *
    * The attempt is counted as a failure before the password is checked and forgotten if it
-   * was right: parallel guesses see each other, so no more than the limit are ever checked.
+   * was right: of two parallel guesses at least one sees the other, so no more than the free
+   * failures are ever checked before a wait.
    */
   async login(login: string, password: string, ctx: RequestContext): Promise<LoginResult> {
-    const { maxPerAccount, maxPerAddress, windowMs } = this.#options.login;
+    const policy = this.#options.login;
     const found = await this.#store.findCredentials(login);
     // One account, one counter, whether it is named by username or by email.
-    const accountKey = `account:${found?.user.id ?? login.toLowerCase()}`;
-    const addressKey = ctx.ip === null ? undefined : `address:${ctx.ip}`;
-    const keys = addressKey === undefined ? [accountKey] : [accountKey, addressKey];
+    const keys = loginKeys(found?.user.id ?? login.toLowerCase(), ctx.ip);
     const attemptId = uuidv7();
-    await this.#store.recordLoginFailure(keys, windowMs, attemptId);
-    const failures = await this.#store.loginFailures(keys, windowMs);
-    const limits: [string, number][] = [[accountKey, maxPerAccount]];
-    if (addressKey !== undefined) limits.push([addressKey, maxPerAddress]);
-    for (const [key, limit] of limits) {
-      const seen = failures.get(key);
-      // This attempt is among those counted: it may go ahead while the count stays in the limit.
-      if (seen !== undefined && seen.count > limit) {
-        // A refused attempt does not count: hammering a locked account does not extend the lock.
-        await this.#store.forgetLoginAttempt(attemptId);
-        const retryAfterMs = Math.max(1000, seen.oldest.getTime() + windowMs - Date.now());
-        const scope = key.slice(0, key.indexOf(':'));
-        this.#logger.warn(
-          { scope, retryAfterMs, correlationId: ctx.correlationId },
-          'login rate-limited',
-        );
-        throw new HeraldError(ErrorCodes.RATE_LIMITED, 'too many failed logins; try again later', {
-          details: { retryAfterMs, scope },
-        });
+    await this.#store.recordLoginFailure(
+      { ...keys, attemptId, accountShare: policy.freeFailures },
+      policy.windowMs,
+    );
+    const failures = await this.#store.loginFailures(
+      [keys.account, keys.accountAddress],
+      policy.windowMs,
+      attemptId,
+    );
+    const fromAddress = waitLeft(failures.get(keys.accountAddress), policy.freeFailures, policy);
+    let onAccount = waitLeft(failures.get(keys.account), policy.accountFreeFailures, policy);
+    if (onAccount > 0 && found !== undefined && ctx.ip !== null) {
+      // The owner, back where it logged in before, is not held back by others' guesses.
+      if (await this.#store.loggedInFrom(found.user.id, ctx.ip, policy.trustedAddressMs)) {
+        onAccount = 0;
       }
+    }
+    if (fromAddress > 0 || onAccount > 0) {
+      await this.#store.forgetLoginAttempt(attemptId);
+      const retryAfterMs = Math.max(fromAddress, onAccount);
+      const scope = fromAddress >= onAccount ? 'account-address' : 'account';
+      this.#logger.warn(
+        { scope, retryAfterMs, correlationId: ctx.correlationId },
+        'login throttled',
+      );
+      throw new HeraldError(
+        ErrorCodes.RATE_LIMITED,
+        `too many failed logins; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        { details: { retryAfterMs, scope } },
+      );
     }
     const ok = await verifyPassword(
       password,
@@ -230,10 +243,9 @@ export class UserService {
       this.#logger.info({ correlationId: ctx.correlationId }, 'login failed');
       throw new HeraldError(ErrorCodes.UNAUTHENTICATED, 'wrong username or password');
     }
-    // The owner got in: earlier typos no longer count against the account (the address keeps
-    // its count, so one client cannot reset its own budget by logging into a second account).
-    await this.#store.forgetLoginAttempt(attemptId);
-    await this.#store.clearLoginFailures([accountKey]);
+    // The owner got in from here: this address's typos no longer count, on either counter.
+    // Other addresses' failures on the account stay: a login does not reset a botnet's count.
+    await this.#store.clearLoginFailures(keys.accountAddress);
     const { token, hash } = generateSessionToken();
     const id = uuidv7();
     const expiresAt = new Date(Date.now() + this.#options.sessionTtlMs);

@@ -79,6 +79,23 @@ export function inferTopic(item: Record<string, unknown>): Topic | undefined {
   return 'analytics';
 }
 
+/**
+ * The longest event id. Every id is at most this long, those derived from a batch's
+ * Idempotency-Key (`<key>:<index>`) included, and every id can be looked up by
+ * `GET /api/v1/events/{id}` (the router reads path parameters of up to 256 characters).
+ */
+export const EVENT_ID_MAX_LENGTH = 200;
+
 /** Event ids: what clients may send as `id` or `Idempotency-Key`. */
-export const EVENT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$';
+export const EVENT_ID_PATTERN = `^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,${EVENT_ID_MAX_LENGTH - 1}}$`;
 export const EVENT_ID_REGEX = new RegExp(EVENT_ID_PATTERN);
+
+/** The id of item `index` of a batch sent with an Idempotency-Key. */
+export function batchItemId(idempotencyKey: string, index: number): string {
+  return `${idempotencyKey}:${index}`;
+}
+
+/** The longest Idempotency-Key a batch of up to `maxEvents` events may carry. */
+export function batchIdempotencyKeyMaxLength(maxEvents: number): number {
+  return EVENT_ID_MAX_LENGTH - 1 - String(Math.max(0, maxEvents - 1)).length;
+}

@@ -1,5 +1,11 @@
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  RANGE_TIMESTAMP_PATTERN,
+  RANGE_TIMESTAMP_RULE,
+  TIMESTAMP_PATTERN,
+  TIMESTAMP_RULE,
+} from '../domain/postgres-limits.ts';
 import { ErrorCodes, HeraldError, isRetryable } from '../errors.ts';
 
 export interface FieldError {
@@ -29,14 +35,31 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
-/** `/data/formula` → `data.formula`; a missing property is named itself. */
+/**
+ * `/data/formula` → `data.formula`; a missing property, or one that may not be sent (an
+ * unknown query parameter or field of a closed body), is named itself.
+ */
 export function fieldErrors(errors: readonly ErrorObject[], prefix = ''): FieldError[] {
   return errors.map((e) => {
     const path = e.instancePath.split('/').filter(Boolean).join('.');
-    const missing = (e.params as { missingProperty?: string }).missingProperty;
-    const field = [prefix, path, missing].filter((p) => p !== undefined && p !== '').join('.');
-    return { field: field === '' ? '(body)' : field, message: e.message ?? 'is invalid' };
+    const params = e.params as { missingProperty?: string; additionalProperty?: string };
+    const named = params.missingProperty ?? params.additionalProperty;
+    const field = [prefix, path, named].filter((p) => p !== undefined && p !== '').join('.');
+    return { field: field === '' ? '(body)' : field, message: messageOf(e) };
   });
+}
+
+function messageOf(e: ErrorObject): string {
+  const params = e.params as { pattern?: string; additionalProperty?: string };
+  // The storable-time pattern is a rule in words, not a regular expression to decipher.
+  if (e.keyword === 'pattern' && params.pattern === TIMESTAMP_PATTERN) {
+    return `must be ${TIMESTAMP_RULE}`;
+  }
+  if (e.keyword === 'pattern' && params.pattern === RANGE_TIMESTAMP_PATTERN) {
+    return `must be ${RANGE_TIMESTAMP_RULE}`;
+  }
+  if (e.keyword === 'additionalProperties') return 'is not a known parameter or field';
+  return e.message ?? 'is invalid';
 }
 
 // Fastify's own error codes, mapped to what a client should be told.

@@ -3,20 +3,51 @@
  * Bodies are validated strictly (no type coercion); extra fields are kept, as the seeds'
  * clients may send more than Herald reads.
  */
-import { EVENT_ID_PATTERN } from '../domain/events.ts';
+import { EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN } from '../domain/events.ts';
+import {
+  RANGE_TIMESTAMP_PATTERN,
+  RANGE_TIMESTAMP_RULE,
+  TIMESTAMP_PATTERN,
+  TIMESTAMP_RULE,
+} from '../domain/postgres-limits.ts';
 
 const eventId = {
   type: 'string',
   pattern: EVENT_ID_PATTERN,
+  maxLength: EVENT_ID_MAX_LENGTH,
   description:
     'Client-chosen event id; sending it again returns the same id and stores nothing new.',
 } as const;
 
-const timestamp = {
-  type: 'string',
-  format: 'date-time',
-  description:
-    'When the event happened (ISO 8601, UTC offset required). Defaults to acceptance time.',
+/**
+ * A time the store can hold: `format: date-time` for clients, and the limits PostgreSQL sets
+ * (domain/postgres-limits.ts) as a standard `pattern`, so that the document states exactly
+ * what is accepted and any client or validator can check it.
+ */
+export const storableDateTime = (description: string) =>
+  ({
+    type: 'string',
+    format: 'date-time',
+    pattern: TIMESTAMP_PATTERN,
+    description: `${description}: ${TIMESTAMP_RULE}`,
+  }) as const;
+
+/** A time a range is computed from (analytics): storable, in the years 0002–9998. */
+export const rangeDateTime = (description: string) =>
+  ({
+    type: 'string',
+    format: 'date-time',
+    pattern: RANGE_TIMESTAMP_PATTERN,
+    description: `${description}: ${RANGE_TIMESTAMP_RULE}`,
+  }) as const;
+
+const timestamp = storableDateTime('When the event happened (defaults to acceptance time)');
+
+/** A path parameter naming an event (or its dead letter): an id the API could have accepted. */
+export const eventIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: EVENT_ID_MAX_LENGTH } },
 } as const;
 
 const name = (description: string, maxLength = 256) =>
@@ -150,10 +181,11 @@ export const problem = {
   description: 'RFC 9457 problem details',
   // Extension members (e.g. a batch's per-event results) are part of the document.
   additionalProperties: true,
+  required: ['type', 'title', 'status'],
   properties: {
-    type: { type: 'string' },
+    type: { type: 'string', description: 'urn:herald:problem:<slug>' },
     title: { type: 'string' },
-    status: { type: 'integer' },
+    status: { type: 'integer', minimum: 400, maximum: 599 },
     detail: { type: 'string' },
     instance: { type: 'string' },
     errors: {
@@ -165,6 +197,9 @@ export const problem = {
     },
   },
 } as const;
+
+/** The Problem component every error answer refers to (openapi.ts). */
+export const problemSchema = { $id: 'Problem', ...problem } as const;
 
 export const eventRecord = {
   type: 'object',

@@ -24,6 +24,8 @@ import type { EventStore } from '../ports/event-store.ts';
 import type { NotificationStore } from '../ports/notification-store.ts';
 import { apiKeyAuth } from './auth.ts';
 import { problemClientErrorHandler, problemFrameworkErrors } from './client-errors.ts';
+import { methodsByPath, notFoundOrNotAllowed } from './method-not-allowed.ts';
+import { completeRouteSchema, MAX_PATH_PARAM_LENGTH } from './openapi.ts';
 import { overloadGuard } from './overload.ts';
 import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -38,6 +40,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
+import { problemSchema } from './schemas.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
 export interface ServerDependencies {
@@ -91,7 +94,11 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Every path parameter's schema bounds it within this (openapi.ts), so that an id the API
+    // accepts (200 characters) is one it can look up; past it the router answers 414.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Fastify's own 503 while closing is plain JSON; the hook below answers a problem instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler: problemClientErrorHandler,
     frameworkErrors: problemFrameworkErrors,
@@ -113,8 +120,33 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   // a text body reach validation as a string.
   app.removeContentTypeParser('text/plain');
 
+  // Before any route: every documented route gets the edge's rules (openapi.ts), and every
+  // path its methods (405 + Allow for the others).
+  app.addSchema(problemSchema);
+  app.addHook(
+    'onRoute',
+    completeRouteSchema({
+      authRequired: deps.authRequired,
+      rateLimited: deps.authRequired && deps.rateLimitPerMinute > 0,
+    }),
+  );
+  const allowedMethods = methodsByPath(app);
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
+    if (closing) {
+      // Requests still arriving on kept-alive connections: go elsewhere, and not on this one.
+      reply.header('connection', 'close').header('retry-after', '1');
+      return sendProblem(
+        reply,
+        problem(503, 'shutting-down', 'Shutting down', 'this server is shutting down; retry'),
+      );
+    }
   });
   if (tracingEnabled()) traceHttp(app);
   app.addHook('onResponse', async (request, reply) => {
@@ -158,14 +190,13 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     if (body.status === 503) reply.header('retry-after', '1');
     return sendProblem(reply, body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      problem(404, 'not-found', 'Not found', `no route ${request.method} ${request.url}`),
-    ),
-  );
+  app.setNotFoundHandler((request, reply) => notFoundOrNotAllowed(allowedMethods, request, reply));
 
   await app.register(swagger, {
+    // Shared schemas (Problem) are components named by their $id.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -173,7 +204,9 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
         version: deps.version,
         description:
           'Durable event ingestion and processing. Every 202 means the event is durably enqueued; ' +
-          `errors are RFC 9457 problem details (${PROBLEM_CONTENT_TYPE}).`,
+          `errors are RFC 9457 problem details (${PROBLEM_CONTENT_TYPE}). Unknown query ` +
+          'parameters are refused (422 naming them); a path listed here asked with a method it ' +
+          'does not list answers 405 with Allow.',
       },
       tags: [
         { name: 'events', description: 'Publish events and follow them' },

@@ -1,10 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { storableText } from '../domain/postgres-limits.ts';
 import { problem, sendProblem } from './problem.ts';
 
-/** Text PostgreSQL cannot store: NUL (not in text or jsonb) or an unpaired UTF-16 surrogate. */
-function unstorable(text: string): boolean {
-  return text.includes('\u0000') || !text.isWellFormed();
-}
+const unstorable = (text: string) => !storableText(text);
 
 /**
  * The path (`data.formula`, `events.3.user_id`, `query.user_id`) of the first key or string in

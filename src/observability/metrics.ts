@@ -1,6 +1,12 @@
 import client from 'prom-client';
 import type { Broker } from '../ports/broker.ts';
 
+const REDUNDANT_DEFAULT_GAUGES = [
+  'herald_process_nodejs_active_handles_total',
+  'herald_process_nodejs_active_requests_total',
+  'herald_process_nodejs_active_resources_total',
+];
+
 /** Distinct event types given their own label value; the rest share `other`. */
 export const MAX_EVENT_TYPE_LABELS = 200;
 
@@ -144,6 +150,10 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+    // prom-client's totals of active handles, requests and resources are gauges named
+    // `_total`, which Prometheus reserves for counters (promtool check metrics fails on them).
+    // Each is the sum of the labelled gauge beside it: sum(herald_process_nodejs_active_handles).
+    for (const gauge of REDUNDANT_DEFAULT_GAUGES) this.registry.removeSingleMetric(gauge);
   }
 
   readonly #eventTypes = new Set<string>();

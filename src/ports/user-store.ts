@@ -57,19 +57,31 @@ export interface UserStore {
   /** Revokes every live session of a user but `exceptSessionId`; returns how many. */
   revokeSessions(userId: string, exceptSessionId?: string): Promise<number>;
 
-  /** Failures per key within the window, and when the oldest of them leaves it. */
+  /**
+   * Failures per key within the window: how many, and how long ago (by the database's clock)
+   * the latest was; `except` leaves out one attempt (the caller's own).
+   */
   loginFailures(
     keys: string[],
     windowMs: number,
-  ): Promise<Map<string, { count: number; oldest: Date }>>;
+    except?: string,
+  ): Promise<Map<string, { count: number; msSinceLatest: number }>>;
   /**
-   * Counts a login attempt as failed for each key (pruning failures older than the window);
-   * `attemptId` lets it be forgotten if the password turns out right.
+   * Counts a login attempt as failed (pruning failures older than the window), before its
+   * password is checked: against `accountAddress` always, and against `account` only while the
+   * address has fewer than `accountShare` failures there, so that one address alone cannot
+   * drive the account's count.
    */
-  recordLoginFailure(keys: string[], windowMs: number, attemptId?: string): Promise<void>;
+  recordLoginFailure(
+    attempt: { account: string; accountAddress: string; attemptId: string; accountShare: number },
+    windowMs: number,
+  ): Promise<void>;
+  /** Forgets an attempt (one that was refused unchecked, or whose password was right). */
   forgetLoginAttempt(attemptId: string): Promise<void>;
-  /** Forgets the failures of keys (an account after a successful login). */
-  clearLoginFailures(keys: string[]): Promise<void>;
+  /** Forgets an address's failures on an account, and their share of the account's count. */
+  clearLoginFailures(accountAddress: string): Promise<void>;
+  /** Whether the user logged in from `ip` within `withinMs` (its session is still on record). */
+  loggedInFrom(userId: string, ip: string, withinMs: number): Promise<boolean>;
 
   preferences(userId: string): Promise<Record<string, boolean>>;
   setPreferences(userId: string, preferences: Record<string, boolean>): Promise<void>;

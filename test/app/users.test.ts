@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PostgresUserStore } from '../../src/adapters/store/postgres/users.ts';
 import { UserService, type UserServiceOptions } from '../../src/app/users.ts';
+import type { LoginThrottling } from '../../src/domain/login-throttling.ts';
 import type { Actor } from '../../src/domain/users.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -11,12 +12,22 @@ import { userTestDatabase } from '../helpers/users.ts';
 
 const ctx = { ip: '10.0.0.1', userAgent: 'test', correlationId: 'corr-1' };
 
+/** Waits long enough that no test outlasts one by accident: time passes by backdating rows. */
+const LOGIN: LoginThrottling = {
+  freeFailures: 3,
+  accountFreeFailures: 10,
+  baseDelayMs: 60_000,
+  maxDelayMs: 200_000,
+  windowMs: 86_400_000,
+  trustedAddressMs: 86_400_000,
+};
+
 function service(db: Database, options: Partial<UserServiceOptions> = {}) {
   let events = 0;
   const users = new UserService(new PostgresUserStore(db), createLogger('silent'), {
     sessionTtlMs: 60_000,
     openRegistration: true,
-    login: { maxPerAccount: 3, maxPerAddress: 100, windowMs: 60_000 },
+    login: LOGIN,
     scrypt: { logN: 4, r: 8, p: 1 },
     onEvent: () => {
       events++;
@@ -134,7 +145,7 @@ describeEachDatabase('UserService', (factory) => {
     );
   });
 
-  test('logins: wrong passwords are UNAUTHENTICATED; past the limit RATE_LIMITED with a retry time; success clears the account', async (t) => {
+  test('logins: wrong passwords are UNAUTHENTICATED; past the free failures RATE_LIMITED with a retry time, even for the right password; success forgets the address’s failures', async (t) => {
     const db = await open(t);
     const { users } = service(db);
     await users.create(
@@ -156,20 +167,160 @@ describeEachDatabase('UserService', (factory) => {
       await assert.rejects(
         users.login('ada', `wrong-${i}`, ctx),
         isCode(ErrorCodes.UNAUTHENTICATED),
+        'the two failures before the login were forgotten: three more are free',
       );
     }
-    await assert.rejects(users.login('ada', 'right-password', ctx), (e: unknown) => {
+    await assert.rejects(users.login('ada@example.com', 'right-password', ctx), (e: unknown) => {
       assert.ok(e instanceof HeraldError && e.code === ErrorCodes.RATE_LIMITED);
       const retryAfterMs = e.details.retryAfterMs as number;
       assert.ok(retryAfterMs > 50_000 && retryAfterMs <= 60_000, String(retryAfterMs));
+      assert.equal(e.details.scope, 'account-address');
       return true;
     });
-    const fromElsewhere = { ...ctx, ip: '10.0.0.2' };
-    await assert.rejects(
-      users.login('ada', 'right-password', fromElsewhere),
-      isCode(ErrorCodes.RATE_LIMITED),
-      'the account limit holds from any address',
+  });
+
+  test('login waits grow: each failure past the free ones doubles the wait, up to the cap; a refused attempt does not count', async (t) => {
+    const db = await open(t);
+    const { users } = service(db);
+    await users.create(
+      { username: 'ada', email: 'a@example.com', password: 'pw-right-1' },
+      undefined,
+      ctx,
     );
+    const waitFor = async (): Promise<number> => {
+      let waited = -1;
+      await assert.rejects(users.login('ada', 'pw-right-1', ctx), (e: unknown) => {
+        assert.ok(e instanceof HeraldError && e.code === ErrorCodes.RATE_LIMITED, String(e));
+        waited = e.details.retryAfterMs as number;
+        return true;
+      });
+      return waited;
+    };
+    /** Lets `ms` pass for the counters: every failure moves that far into the past. */
+    const pass = (ms: number) =>
+      db.query(`UPDATE login_failures SET failed_at = failed_at - $1 * interval '1 millisecond'`, [
+        ms,
+      ]);
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(users.login('ada', `no-${i}`, ctx), isCode(ErrorCodes.UNAUTHENTICATED));
+    }
+    const waits: number[] = [];
+    for (const step of [60_000, 120_000, 200_000, 200_000]) {
+      const wait = await waitFor();
+      assert.equal((await waitFor()) <= wait, true, 'asking again does not lengthen the wait');
+      waits.push(wait);
+      await pass(step + 1000);
+      await assert.rejects(
+        users.login('ada', 'still-wrong', ctx),
+        isCode(ErrorCodes.UNAUTHENTICATED),
+      );
+    }
+    const expected = [60_000, 120_000, 200_000, 200_000];
+    waits.forEach((wait, i) => {
+      const limit = expected[i] ?? 0;
+      assert.ok(
+        wait > limit - 10_000 && wait <= limit,
+        `wait ${i}: ${wait} ms, expected ≈ ${limit}`,
+      );
+    });
+  });
+
+  test('a flood from one address on account A and on many others never refuses B’s right password from there, nor A’s from elsewhere', async (t) => {
+    const db = await open(t);
+    const { users } = service(db);
+    const make = (name: string) =>
+      users.create(
+        { username: name, email: `${name}@example.com`, password: `${name}-password` },
+        undefined,
+        ctx,
+      );
+    await make('alice');
+    await make('bob');
+    const attacker = { ...ctx, ip: '203.0.113.66' };
+    let throttled = 0;
+    for (let i = 0; i < 40; i++) {
+      await users.login('alice', `guess-${i}`, attacker).catch((e: unknown) => {
+        if (e instanceof HeraldError && e.code === ErrorCodes.RATE_LIMITED) throttled++;
+      });
+    }
+    // Credential stuffing: one try at each of many accounts, known or not.
+    for (let i = 0; i < 30; i++) {
+      await assert.rejects(
+        users.login(`victim-${i}`, 'password1', attacker),
+        isCode(ErrorCodes.UNAUTHENTICATED),
+      );
+    }
+    assert.equal(throttled, 37, 'past its three free failures every guess at alice waits');
+    assert.equal((await users.login('bob', 'bob-password', attacker)).user.username, 'bob');
+    const home = { ...ctx, ip: '198.51.100.7' };
+    assert.equal((await users.login('alice', 'alice-password', home)).user.username, 'alice');
+    const [alice] = await db.query<{ id: string }>(`SELECT id FROM users WHERE username = 'alice'`);
+    const counts = await db.query<{ scope_key: string; n: number }>(
+      `SELECT scope_key, count(*)::int AS n FROM login_failures
+       WHERE scope_key IN ($1, $2) GROUP BY scope_key`,
+      [`account:${alice?.id}`, `account-address:${alice?.id}|${attacker.ip}`],
+    );
+    assert.deepEqual(
+      Object.fromEntries(counts.map((r) => [r.scope_key.split(':')[0], r.n])),
+      { account: 3, 'account-address': 3 },
+      'the attacker’s three free failures, per account+address and (its share) per account',
+    );
+  });
+
+  test('many addresses guessing at one account make everyone wait on it, except an address the owner logged in from', async (t) => {
+    const db = await open(t);
+    const { users } = service(db);
+    await users.create(
+      { username: 'ada', email: 'a@example.com', password: 'ada-password' },
+      undefined,
+      ctx,
+    );
+    const home = { ...ctx, ip: '198.51.100.7' };
+    await users.login('ada', 'ada-password', home);
+    // A botnet: ten guesses from four addresses (three free each), the account's ten free.
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(
+        users.login('ada', `guess-${i}`, { ...ctx, ip: `203.0.113.${Math.floor(i / 3)}` }),
+        isCode(ErrorCodes.UNAUTHENTICATED),
+      );
+    }
+    await assert.rejects(
+      users.login('ada', 'ada-password', { ...ctx, ip: '192.0.2.1' }),
+      (e: unknown) => {
+        assert.ok(e instanceof HeraldError && e.code === ErrorCodes.RATE_LIMITED);
+        assert.equal(e.details.scope, 'account');
+        return true;
+      },
+    );
+    await assert.rejects(
+      users.login('ada', 'guess-new', { ...ctx, ip: '203.0.113.99' }),
+      isCode(ErrorCodes.RATE_LIMITED),
+      'a fresh bot waits too',
+    );
+    assert.equal(
+      (await users.login('ada', 'ada-password', home)).user.username,
+      'ada',
+      'the owner, from home, gets in',
+    );
+  });
+
+  test('parallel guesses count against each other: no more than the free failures are checked', async (t) => {
+    const db = await open(t);
+    const { users } = service(db);
+    await users.create(
+      { username: 'lee', email: 'lee@example.com', password: 'lees-password' },
+      undefined,
+      ctx,
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => users.login('lee', `guess-${i}`, ctx)),
+    );
+    const codes = outcomes.map((o) =>
+      o.status === 'rejected' ? (o.reason as HeraldError).code : 'ok',
+    );
+    const checked = codes.filter((c) => c === ErrorCodes.UNAUTHENTICATED).length;
+    assert.ok(checked <= 3, `${checked} guesses were checked; 3 are free`);
+    assert.equal(codes.filter((c) => c === ErrorCodes.RATE_LIMITED).length, 12 - checked);
   });
 
   test('sessions: a login authenticates until logout; a new password ends the other sessions; an admin reset ends all', async (t) => {

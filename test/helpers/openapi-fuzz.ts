@@ -8,9 +8,11 @@
  * CI) and bench/scenarios/fuzz.ts (≥ 100k requests).
  *
  * The property: every answer is a 2xx, or a 4xx `application/problem+json` whose `status`
- * matches — never a 5xx — and the server keeps answering.
+ * matches — never a 5xx — the server keeps answering, and every answer is one the served
+ * document lists, with its content type and body schema (openapi-responses.ts).
  */
 import fc from 'fast-check';
+import { type OpenApiDocument, uncheckedFetch } from './openapi-responses.ts';
 
 type Schema = { [keyword: string]: unknown };
 
@@ -126,6 +128,19 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
       '../../etc/passwd',
       '%00',
       '%zz',
+      // Past what PostgreSQL stores: valid-looking times and integers beyond its limits.
+      '2024-01-01T12:00:00+20:00',
+      '2024-01-01T12:00:00-16:00',
+      '0000-01-01T00:00:00Z',
+      '294277-01-01T00:00:00Z',
+      '2016-12-31T23:59:60Z',
+      '9999-12-31T23:59:59-15:59',
+      '2024-01-01T12:00:00.1234567890Z',
+      '99999999999999999999',
+      '9223372036854775808',
+      '-9223372036854775809',
+      '2147483648',
+      '1e400',
     ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 201, max: 20_000 }).map((n) => 'x'.repeat(n)) },
@@ -146,13 +161,30 @@ const anyJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
   ),
 })).value;
 
-const ISO = fc
-  .date({
-    min: new Date('1970-01-01T00:00:00Z'),
-    max: new Date('2100-01-01T00:00:00Z'),
-    noInvalidDate: true,
-  })
-  .map((d) => d.toISOString());
+const ISO = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .date({
+        min: new Date('1970-01-01T00:00:00Z'),
+        max: new Date('2100-01-01T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((d) => d.toISOString()),
+  },
+  // At the limits PostgreSQL sets (still valid): the first and last years, ±15:59, nanoseconds.
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '0001-01-01T00:00:00+15:00',
+      '0002-01-01T00:00:00Z',
+      '9998-12-31T23:59:59-15:59',
+      '9999-12-31T23:59:59-15:59',
+      '2024-02-29T23:59:59.123456789+15:59',
+      '2024-01-01 12:00:00-15:59',
+    ),
+  },
+);
 
 /** Values that satisfy `schema` (as far as a small deriver can tell). */
 export function validFor(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
@@ -532,28 +564,46 @@ export function anyRequest(operations: readonly Operation[], limits: FuzzLimits)
 }
 
 export interface FuzzAnswer {
+  method: string;
+  target: string;
   status: number;
+  headers: Headers;
   contentType: string;
   text: string;
 }
 
+/** Sends a request; the answer is judged by `verdict` (so unchecked by the global check). */
 export async function sendFuzz(baseUrl: string, request: FuzzRequest): Promise<FuzzAnswer> {
-  const response = await fetch(baseUrl + request.target, {
+  const response = await uncheckedFetch(baseUrl + request.target, {
     method: request.method,
     headers: request.headers,
     ...(request.body === undefined ? {} : { body: request.body }),
     signal: AbortSignal.timeout(30_000),
   });
   return {
+    method: request.method,
+    target: request.target,
     status: response.status,
+    headers: response.headers,
     contentType: response.headers.get('content-type') ?? '',
     text: await response.text(),
   };
 }
 
-/** Why an answer breaks the property, or undefined when it is fine. */
-export function verdict(answer: FuzzAnswer): string | undefined {
+/**
+ * Why an answer breaks the property, or undefined when it is fine; with the served `document`,
+ * an answer it does not list (status, content type, body) breaks it too.
+ */
+export function verdict(answer: FuzzAnswer, document?: OpenApiDocument): string | undefined {
   if (answer.status >= 500) return `${answer.status}: ${answer.text.slice(0, 500)}`;
+  const undocumented = document?.violations({
+    method: answer.method,
+    url: answer.target,
+    status: answer.status,
+    headers: answer.headers,
+    body: answer.text,
+  });
+  if (undocumented !== undefined && undocumented.length > 0) return undocumented.join('; ');
   if (answer.status < 400) return undefined;
   if (!answer.contentType.startsWith('application/problem+json')) {
     return `${answer.status} is not problem+json (${answer.contentType}): ${answer.text.slice(0, 200)}`;

@@ -179,7 +179,7 @@ describe('bad input gets a 4xx problem+json and the server stays up', () => {
         'idempotency-key': ' spaces not allowed ',
       },
     );
-    assertProblem(answer, 422, 'Idempotency-Key');
+    assertProblem(answer, 422, 'headers.idempotency-key');
   });
 
   test('an unknown route is a 404 problem', async () => {

@@ -19,6 +19,7 @@ import {
   validFor,
   verdict,
 } from '../helpers/openapi-fuzz.ts';
+import { OpenApiDocument } from '../helpers/openapi-responses.ts';
 import { startTestPlatform } from '../helpers/platform.ts';
 
 const LIMITS: FuzzLimits = { maxBodyBytes: 16_384, batchMaxEvents: 20, maxJsonDepth: 8 };
@@ -35,10 +36,19 @@ const SETTINGS = {
 // seed it reports replays here: FUZZ_SEED=<seed> npm run test:unit -- test/http/fuzz.test.ts
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_123);
 
-async function fuzzOperation(url: string, op: Operation, numRuns: number) {
+async function servedDocument(url: string): Promise<Record<string, unknown>> {
+  return (await (await fetch(`${url}/docs/json`)).json()) as Record<string, unknown>;
+}
+
+async function fuzzOperation(
+  url: string,
+  op: Operation,
+  document: OpenApiDocument,
+  numRuns: number,
+) {
   await fc.assert(
     fc.asyncProperty(requestsFor(op, LIMITS), async (request) => {
-      const problem = verdict(await sendFuzz(url, request));
+      const problem = verdict(await sendFuzz(url, request), document);
       if (problem !== undefined) throw new Error(`${problem}\n  ${describeRequest(request)}`);
     }),
     { numRuns, seed: SEED, endOnFailure: true },
@@ -62,9 +72,10 @@ function truncatedUpload(url: string): Promise<void> {
   });
 }
 
-describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+json, never 5xx', () => {
+describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+json, never 5xx, every answer as documented', () => {
   let url = '';
   let operations: Operation[] = [];
+  let checker: OpenApiDocument;
   const cleanups: (() => unknown)[] = [];
   before(async () => {
     const platform = await startTestPlatform(
@@ -73,8 +84,9 @@ describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+
       { database: 'postgres' },
     );
     url = platform.url;
-    const document = (await (await fetch(`${url}/docs/json`)).json()) as Record<string, unknown>;
+    const document = await servedDocument(url);
     operations = operationsOf(document);
+    checker = new OpenApiDocument(document);
   });
   after(async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -83,7 +95,7 @@ describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+
   test(`each operation taking a body or parameters, 10 generated requests (seed ${SEED})`, async () => {
     const fuzzable = operations.filter((op) => op.body !== undefined || op.parameters.length > 0);
     assert.ok(fuzzable.length >= 15, `the document lists the operations (${fuzzable.length})`);
-    for (const op of fuzzable) await fuzzOperation(url, op, 10);
+    for (const op of fuzzable) await fuzzOperation(url, op, checker, 10);
   });
 
   test('ingestion operations, a longer run mixing them', async () => {
@@ -91,7 +103,7 @@ describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+
     assert.ok(ingest.length >= 4);
     await fc.assert(
       fc.asyncProperty(anyRequest(ingest, LIMITS), async (request) => {
-        const problem = verdict(await sendFuzz(url, request));
+        const problem = verdict(await sendFuzz(url, request), checker);
         if (problem !== undefined) throw new Error(`${problem}\n  ${describeRequest(request)}`);
       }),
       { numRuns: 150, seed: SEED, endOnFailure: true },
@@ -128,7 +140,7 @@ describe('fuzzing every operation from the OpenAPI document: 2xx or 4xx problem+
               answer.status >= 400 && answer.status < 500,
               `${op.method} ${op.path}: ${answer.status}`,
             );
-            assert.equal(verdict(answer), undefined);
+            assert.equal(verdict(answer, checker), undefined);
           },
         ),
         { numRuns: 5, seed: SEED },
@@ -156,6 +168,7 @@ test('with auth on, any Authorization or X-API-Key value gets 401/403 (431 when 
     { ...SETTINGS, AUTH: 'required' },
     { database: 'postgres' },
   );
+  const checker = new OpenApiDocument(await servedDocument(platform.url));
   const header = fc.oneof(
     nastyString.map((s) => `Bearer ${s}`),
     nastyString,
@@ -180,7 +193,7 @@ test('with auth on, any Authorization or X-API-Key value gets 401/403 (431 when 
           [401, 403, 431].includes(answer.status),
           `${answer.status} for ${name}: ${value.slice(0, 100)}`,
         );
-        assert.equal(verdict(answer), undefined);
+        assert.equal(verdict(answer, checker), undefined);
       },
     ),
     { numRuns: 60, seed: SEED },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
@@ -6,7 +7,7 @@ import { MAX_EVENT_TYPE_LABELS, Metrics } from '../../src/observability/metrics.
 import { WORKER_GROUP } from '../../src/platform.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFakeOpenAi } from '../helpers/fake-openai.ts';
-import { postJson, startTestPlatform } from '../helpers/platform.ts';
+import { postJson, startTestPlatform, startTestWorker } from '../helpers/platform.ts';
 
 // These tests are about counting, not load shedding: a loaded machine must not shed their events.
 const NO_SHEDDING = { OVERLOAD_EVENT_LOOP_DELAY_MS: '0' };
@@ -235,4 +236,43 @@ test('every herald_* metric the Grafana dashboard and the alert rules query is o
     [],
     'queried but not exported',
   );
+});
+
+/** `promtool check metrics` on an exposition: its complaints, or a failure naming the tool. */
+function promtoolComplaints(exposition: string): string {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+  if (run.error !== undefined) {
+    assert.fail(
+      `promtool is needed by this test and could not run (${run.error.message}): ` +
+        'apt-get install prometheus (.ci/run installs it)',
+    );
+  }
+  return run.status === 0 ? '' : `promtool exited ${run.status}:\n${run.stdout}${run.stderr}`;
+}
+
+test('the API’s /metrics, with traffic counted in every kind of series, passes promtool check metrics', async (t) => {
+  const { url } = await startTestPlatform(
+    t,
+    { ...NO_SHEDDING, RETRY_BASE_MS: '1', RETRY_MAX_MS: '5' },
+    { stages: [...defaultStages, picky()], database: 'postgres' },
+  );
+  const sent = await postJson(`${url}/api/v1/events/batch`, [
+    { id: 'ok-1', event_type: 'click', user_id: 'u1' },
+    { id: 'bad-1', event_type: 'purchase', user_id: 'u3', properties: {} },
+    { id: 'flaky-1', molecule_id: 'm1', researcher: 'r', data: { formula: 'H2O' } },
+  ]);
+  assert.equal(sent.status, 202);
+  const text = await eventually(async () => {
+    const text = await scrape(url);
+    return value(text, 'herald_events_processed_total') === 2 ? text : undefined;
+  });
+  assert.ok(value(text, 'herald_events_dead_lettered_total') >= 1, 'a dead letter was counted');
+  assert.equal(promtoolComplaints(text), '');
+});
+
+test('a worker’s ops server /metrics passes promtool check metrics', async (t) => {
+  const worker = await startTestWorker(t, NO_SHEDDING);
+  const text = await (await fetch(`${worker.opsUrl}/metrics`)).text();
+  assert.match(text, /^herald_process_process_resident_memory_bytes \d+/m);
+  assert.equal(promtoolComplaints(text), '');
 });

@@ -7,16 +7,9 @@ import * as schemas from '../schemas.ts';
 
 const TAGS = ['analytics'];
 
-const dateTime = (description: string) =>
-  ({
-    type: 'string',
-    format: 'date-time',
-    description: `${description}; ISO 8601 with a UTC offset (Z or ±hh:mm)`,
-  }) as const;
-
 const rangeProperties = {
-  from: dateTime('start of the range, inclusive'),
-  to: dateTime('end of the range, exclusive; defaults to now'),
+  from: schemas.rangeDateTime('start of the range, inclusive'),
+  to: schemas.rangeDateTime('end of the range, exclusive; defaults to now'),
 } as const;
 
 const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;

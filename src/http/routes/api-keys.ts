@@ -87,7 +87,11 @@ export async function apiKeyRoutes(app: FastifyInstance, options: { keys: ApiKey
       schema: {
         summary: 'Revoke an API key (takes effect within 30 s on every process)',
         tags: ['api keys'],
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+        },
         response: { 204: { type: 'null', description: 'revoked' }, 404: schemas.problem },
       },
     },

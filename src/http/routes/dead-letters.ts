@@ -23,23 +23,15 @@ function toJson(letter: DeadLetter) {
   };
 }
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string' } },
-} as const;
+const idParams = schemas.eventIdParams;
 
 const REASONS = ['invalid', 'poison', 'retries_exhausted', 'persist_failed', 'schema_violation'];
 
 const filterProperties = {
   type: { type: 'string', maxLength: 128 },
   reason: { type: 'string', enum: REASONS },
-  since: {
-    type: 'string',
-    format: 'date-time',
-    description: 'last failed at or after this time',
-  },
-  until: { type: 'string', format: 'date-time', description: 'last failed before this time' },
+  since: schemas.storableDateTime('last failed at or after this time'),
+  until: schemas.storableDateTime('last failed before this time'),
 } as const;
 
 /** Body of the bulk replay and purge: which dead letters, and whether to only list them. */

@@ -4,7 +4,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import type { IngestService, Submission } from '../../app/ingest.ts';
 import type { ContractCheck } from '../../app/schemas/contract-check.ts';
-import { EVENT_ID_REGEX, inferTopic, type Topic } from '../../domain/events.ts';
+import {
+  batchIdempotencyKeyMaxLength,
+  batchItemId,
+  EVENT_ID_MAX_LENGTH,
+  EVENT_ID_PATTERN,
+  inferTopic,
+  type Topic,
+} from '../../domain/events.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
 import type { EventStore } from '../../ports/event-store.ts';
 import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
@@ -25,13 +32,15 @@ const TOPIC_SCHEMAS = {
   events: schemas.genericEvent,
 } as const;
 
-const errorResponses = {
-  400: schemas.problem,
-  413: schemas.problem,
-  415: schemas.problem,
-  422: schemas.problem,
-  503: schemas.problem,
-};
+/** The Idempotency-Key header, no longer than the ids it makes may be (see domain/events.ts). */
+function idempotencyKeyHeader(maxLength: number, description: string) {
+  return {
+    type: 'object',
+    properties: {
+      'idempotency-key': { type: 'string', pattern: EVENT_ID_PATTERN, maxLength, description },
+    },
+  } as const;
+}
 
 /** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
 export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
@@ -72,27 +81,16 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         schema: {
           summary,
           tags: ['events'],
-          headers: {
-            type: 'object',
-            properties: {
-              'idempotency-key': {
-                type: 'string',
-                description: 'Used as the event id when the body has no id',
-              },
-            },
-          },
+          headers: idempotencyKeyHeader(
+            EVENT_ID_MAX_LENGTH,
+            'Used as the event id when the body has no id',
+          ),
           body: TOPIC_SCHEMAS[topic],
-          response: { 202: schemas.acceptedResponse, ...errorResponses },
+          response: { 202: schemas.acceptedResponse },
         },
       },
       async (request, reply) => {
         const idempotencyKey = idempotencyKeyOf(request);
-        if (idempotencyKey instanceof Error) {
-          return sendProblem(
-            reply,
-            withErrors(422, [{ field: 'Idempotency-Key', message: idempotencyKey.message }]),
-          );
-        }
         const body = request.body as Record<string, unknown>;
         const contract = contractOf(topic, body);
         if (contract?.rejected) return sendProblem(reply, contract.rejected);
@@ -129,6 +127,10 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           'With an Idempotency-Key header, item i without an id gets the id "<key>:<i>".',
         tags: ['events'],
         consumes: ['application/json', 'application/x-ndjson'],
+        headers: idempotencyKeyHeader(
+          batchIdempotencyKeyMaxLength(batchMaxEvents),
+          'Item i without an id gets the id "<key>:<i>"; short enough that every such id fits',
+        ),
         body: {
           // Items are checked one by one in the handler, so each gets its own result.
           oneOf: [
@@ -140,7 +142,10 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
             },
           ],
         },
-        response: { 202: schemas.batchResponse, ...errorResponses },
+        response: {
+          202: schemas.batchResponse,
+          413: { ...schemas.problem, description: `More than ${batchMaxEvents} events` },
+        },
       },
     },
     async (request, reply) => {
@@ -164,12 +169,6 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         );
       }
       const idempotencyKey = idempotencyKeyOf(request);
-      if (idempotencyKey instanceof Error) {
-        return sendProblem(
-          reply,
-          withErrors(422, [{ field: 'Idempotency-Key', message: idempotencyKey.message }]),
-        );
-      }
 
       type Result = {
         index: number;
@@ -195,7 +194,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           continue;
         }
         if (contract?.quarantined) quarantined.set(index, contract.errors ?? []);
-        const key = idempotencyKey === undefined ? undefined : `${idempotencyKey}:${index}`;
+        const key = idempotencyKey === undefined ? undefined : batchItemId(idempotencyKey, index);
         valid.push({
           index,
           submission: submission(request, checked.topic, checked.body, key, contract?.checked),
@@ -244,7 +243,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       schema: {
         summary: 'An event and its status: accepted, processed, failed (retrying) or dead_lettered',
         tags: ['events'],
-        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        params: schemas.eventIdParams,
         response: { 200: schemas.eventRecord, 404: schemas.problem },
       },
     },
@@ -273,26 +272,10 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
   );
 }
 
-function withErrors(status: number, errors: FieldError[]) {
-  const body = problem(
-    status,
-    'validation',
-    'Request is invalid',
-    errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-  );
-  body.errors = errors;
-  return body;
-}
-
-function idempotencyKeyOf(request: FastifyRequest): string | undefined | Error {
+/** The header as the route's schema validated it. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const value = request.headers['idempotency-key'];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !EVENT_ID_REGEX.test(value)) {
-    return new Error(
-      'must be 1-200 characters of letters, digits and ._:@/+=- starting with a letter or digit',
-    );
-  }
-  return value;
+  return typeof value === 'string' ? value : undefined;
 }
 
 function submission(

@@ -26,13 +26,26 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
   const { db, broker, store, metrics, workerGroup, startedAt } = options;
 
   const live = async () => ({ status: 'ok', uptime_s: Math.round(process.uptime()) });
-  const liveSchema = { summary: 'Liveness: the process answers', tags: ['operations'] };
+  const liveSchema = {
+    summary: 'Liveness: the process answers',
+    tags: ['operations'],
+    response: { 200: liveAnswer },
+  };
   app.get('/health', { schema: liveSchema }, live);
   app.get('/healthz', { schema: { ...liveSchema, summary: 'Alias of /health' } }, live);
 
   app.get(
     '/health/ready',
-    { schema: { summary: 'Readiness: database and broker reachable', tags: ['operations'] } },
+    {
+      schema: {
+        summary: 'Readiness: database and broker reachable',
+        tags: ['operations'],
+        response: {
+          200: readyAnswer,
+          503: { description: 'Not ready: `checks` names the failing dependencies' },
+        },
+      },
+    },
     async (_request, reply) => {
       const { ready, checks } = await checkReadiness(dependencyProbes(db, broker));
       if (!ready) return sendProblem(reply, notReadyProblem(checks));
@@ -42,7 +55,18 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'] } },
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['operations'],
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();
@@ -57,6 +81,7 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
       schema: {
         summary: 'Counts, queue depth and rates as JSON',
         tags: ['operations'],
+        response: { 200: summaryAnswer },
       },
     },
     async () => {
@@ -84,6 +109,57 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     },
   );
 }
+
+const liveAnswer = {
+  type: 'object',
+  required: ['status', 'uptime_s'],
+  properties: { status: { type: 'string', enum: ['ok'] }, uptime_s: { type: 'integer' } },
+} as const;
+
+// Open objects: what readiness and the summary report grows (stalls, …) without a schema change.
+const readyAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['status', 'checks'],
+  properties: {
+    status: { type: 'string', enum: ['ready'] },
+    checks: {
+      type: 'object',
+      description: 'each check: ok (or, in a 503, unavailable: <why>)',
+      additionalProperties: true,
+    },
+  },
+} as const;
+
+const perSecond = { type: 'number', description: 'per second since the previous read' } as const;
+
+const summaryAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    accepted: { type: 'integer' },
+    processed: { type: 'integer' },
+    failed: { type: 'integer', description: 'events retrying' },
+    dead_lettered: { type: 'integer' },
+    queue_depth: { type: 'integer', description: 'lag of the worker group, all partitions' },
+    rates_per_second: {
+      type: 'object',
+      properties: { accepted: perSecond, processed: perSecond, dead_lettered: perSecond },
+    },
+    partitions: {
+      type: 'array',
+      description: 'lag per partition',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { partition: { type: 'integer' }, lag: { type: 'integer' } },
+      },
+    },
+    broker: { type: 'string' },
+    database: { type: 'string' },
+    started_at: { type: 'string', format: 'date-time' },
+  },
+} as const;
 
 const zeroCounts: StoreCounts = { accepted: 0, processed: 0, retrying: 0, deadLettered: 0 };
 

@@ -8,6 +8,7 @@ import {
   type UserUpdate,
 } from '../../app/users.ts';
 import { grants } from '../../domain/api-keys.ts';
+import { POSTGRES_INTEGER_MAX } from '../../domain/postgres-limits.ts';
 import {
   type Actor,
   looksLikeSessionToken,
@@ -162,19 +163,7 @@ function actorOf(request: FastifyRequest): Actor {
 
 /** The user service's errors, as HTTP answers; the rest as everywhere else. */
 function userProblem(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  if (!(error instanceof HeraldError)) {
-    const body = errorToProblem(error, request);
-    // A field that may not be sent (an unknown notification channel) is named too.
-    const validation = (error as FastifyError).validation;
-    validation?.forEach((v, i) => {
-      const extra = (v.params as { additionalProperty?: unknown }).additionalProperty;
-      const entry = body.errors?.[i];
-      if (typeof extra === 'string' && entry !== undefined) {
-        entry.field = entry.field === '(body)' ? extra : `${entry.field}.${extra}`;
-      }
-    });
-    return body;
-  }
+  if (!(error instanceof HeraldError)) return errorToProblem(error, request);
   const fieldOf = (e: HeraldError): FieldError[] | undefined => {
     const field = e.details.field;
     return typeof field === 'string' ? [{ field, message: e.message }] : undefined;
@@ -268,7 +257,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
             type: 'object',
             properties: {
               limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-              offset: { type: 'integer', minimum: 0, default: 0 },
+              offset: { type: 'integer', minimum: 0, maximum: POSTGRES_INTEGER_MAX, default: 0 },
             },
           },
           response: { 200: { type: 'array', items: userJson }, 401: schemas.problem },
@@ -327,9 +316,12 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Log in; the token in the answer is sent as Authorization: Bearer <token>',
         description:
-          'Failed logins are limited per account (LOGIN_MAX_FAILURES) and per client address ' +
-          '(LOGIN_MAX_FAILURES_PER_ADDRESS) within LOGIN_WINDOW_MS; past either, 429 with ' +
-          'Retry-After whatever the password.',
+          'Failed logins slow further attempts, never lock others out: past LOGIN_FREE_FAILURES ' +
+          'of one address on one account, its next attempt there waits LOGIN_DELAY_BASE_MS, ' +
+          'doubling with each failure up to LOGIN_DELAY_MAX_MS; past LOGIN_ACCOUNT_FREE_FAILURES ' +
+          'on one account (each address counting at most LOGIN_FREE_FAILURES), every attempt on ' +
+          'it waits, except from an address it logged in from. An attempt during a wait is 429 ' +
+          'with Retry-After whatever the password, and does not count.',
         tags: [TAG],
         body: {
           type: 'object',

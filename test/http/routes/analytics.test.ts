@@ -310,7 +310,7 @@ test('every bad query parameter is a 422 problem naming it', async (t) => {
       '/events?interval=minute&from=2024-01-01T00:00:00Z&to=2024-02-01T00:00:00Z',
       'querystring.interval',
     ],
-    ['/events?colour=red', 'querystring'],
+    ['/events?colour=red', 'querystring.colour'],
     ['/top?by=colour', 'querystring.by'],
     ['/top?limit=0', 'querystring.limit'],
     ['/top?limit=ten', 'querystring.limit'],

@@ -90,13 +90,34 @@ export const revokeSessions = `
     AND ($2::text IS NULL OR id <> $2)
   RETURNING id`;
 
+/**
+ * $1 keys, $2 window ms, $3 an attempt to leave out or null: failures per key in the window,
+ * and ms since the latest, by the database's clock so that API processes' clocks need not agree.
+ */
 export const countLoginFailures = `
-  SELECT scope_key, count(*)::int AS n, min(failed_at) AS oldest FROM login_failures
-  WHERE scope_key = ANY($1::text[]) AND failed_at > now() - ($2::double precision * interval '1 millisecond')
+  SELECT scope_key, count(*)::int AS n,
+    (extract(epoch FROM now() - max(failed_at)) * 1000)::float8 AS ms_since_latest
+  FROM login_failures
+  WHERE scope_key = ANY($1::text[])
+    AND failed_at > now() - ($2::double precision * interval '1 millisecond')
+    AND ($3::text IS NULL OR attempt_id IS DISTINCT FROM $3::text)
   GROUP BY scope_key`;
 
-export const insertLoginFailures = `
-  INSERT INTO login_failures (scope_key, attempt_id) SELECT unnest($1::text[]), $2`;
+/**
+ * $1 the account+address key, $2 the account key, $3 the attempt id, $4 the address's share
+ * cap, $5 window ms: the attempt counts for the pair, and for the account while the pair's
+ * failures in the window are fewer than $4.
+ */
+export const insertLoginFailure = `
+  INSERT INTO login_failures (scope_key, attempt_id)
+  SELECT $1::text, $3::text
+  UNION ALL
+  SELECT $2::text, $3::text
+  WHERE (
+    SELECT count(*) FROM login_failures
+    WHERE scope_key = $1::text
+      AND failed_at > now() - ($5::double precision * interval '1 millisecond')
+  ) < $4::int`;
 
 export const forgetLoginAttempt = `DELETE FROM login_failures WHERE attempt_id = $1`;
 
@@ -105,7 +126,21 @@ export const pruneLoginFailures = `
   DELETE FROM login_failures
   WHERE failed_at <= now() - ($1::double precision * interval '1 millisecond')`;
 
-export const clearLoginFailures = `DELETE FROM login_failures WHERE scope_key = ANY($1::text[])`;
+/** $1 an account+address key: its failures and the account's rows of the same attempts. */
+export const clearLoginFailures = `
+  DELETE FROM login_failures
+  WHERE scope_key = $1
+    OR attempt_id IN (
+      SELECT attempt_id FROM login_failures WHERE scope_key = $1 AND attempt_id IS NOT NULL
+    )`;
+
+/** $1 user id, $2 address, $3 ms: a session of the user opened from the address that recently. */
+export const loggedInFrom = `
+  SELECT EXISTS (
+    SELECT 1 FROM sessions
+    WHERE user_id = $1 AND ip = $2
+      AND created_at > now() - ($3::double precision * interval '1 millisecond')
+  ) AS found`;
 
 export const getPreferences = `
   SELECT channel, enabled FROM notification_preferences WHERE user_id = $1`;

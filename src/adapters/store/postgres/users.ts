@@ -223,25 +223,45 @@ export class PostgresUserStore implements UserStore {
     return (await this.#db.query(sql.revokeSessions, [userId, exceptSessionId ?? null])).length;
   }
 
-  async loginFailures(keys: string[], windowMs: number) {
-    const rows = await this.#db.query<{ scope_key: string; n: number; oldest: Date | string }>(
+  async loginFailures(keys: string[], windowMs: number, except?: string) {
+    const rows = await this.#db.query<{ scope_key: string; n: number; ms_since_latest: number }>(
       sql.countLoginFailures,
-      [keys, windowMs],
+      [keys, windowMs, except ?? null],
     );
-    return new Map(rows.map((r) => [r.scope_key, { count: r.n, oldest: new Date(r.oldest) }]));
+    return new Map(
+      rows.map((r) => [r.scope_key, { count: r.n, msSinceLatest: Number(r.ms_since_latest) }]),
+    );
   }
 
-  async recordLoginFailure(keys: string[], windowMs: number, attemptId?: string): Promise<void> {
+  async recordLoginFailure(
+    attempt: { account: string; accountAddress: string; attemptId: string; accountShare: number },
+    windowMs: number,
+  ): Promise<void> {
     await this.#db.query(sql.pruneLoginFailures, [windowMs]);
-    await this.#db.query(sql.insertLoginFailures, [keys, attemptId ?? null]);
+    await this.#db.query(sql.insertLoginFailure, [
+      attempt.accountAddress,
+      attempt.account,
+      attempt.attemptId,
+      attempt.accountShare,
+      windowMs,
+    ]);
   }
 
   async forgetLoginAttempt(attemptId: string): Promise<void> {
     await this.#db.query(sql.forgetLoginAttempt, [attemptId]);
   }
 
-  async clearLoginFailures(keys: string[]): Promise<void> {
-    await this.#db.query(sql.clearLoginFailures, [keys]);
+  async clearLoginFailures(accountAddress: string): Promise<void> {
+    await this.#db.query(sql.clearLoginFailures, [accountAddress]);
+  }
+
+  async loggedInFrom(userId: string, ip: string, withinMs: number): Promise<boolean> {
+    const [row] = await this.#db.query<{ found: boolean }>(sql.loggedInFrom, [
+      userId,
+      ip,
+      withinMs,
+    ]);
+    return row?.found === true;
   }
 
   async preferences(userId: string): Promise<Record<string, boolean>> {

@@ -227,32 +227,59 @@ describeEachDatabase('PostgresUserStore', (factory) => {
     assert.equal(await store.revokeSessions(user.id), 1);
   });
 
-  test('login failures count per key within the window and can be cleared', async (t) => {
+  test('login failures count per account+address always and per account up to the address’s share, within the window', async (t) => {
     const db = await open(t);
     const store = new PostgresUserStore(db);
-    await store.recordLoginFailure(['account:a', 'address:1.2.3.4'], 60_000);
-    await store.recordLoginFailure(['account:a', 'address:1.2.3.4'], 60_000);
-    await store.recordLoginFailure(['account:b', 'address:1.2.3.4'], 60_000);
-    const seen = await store.loginFailures(['account:a', 'address:1.2.3.4', 'account:c'], 60_000);
-    assert.equal(seen.get('account:a')?.count, 2);
-    assert.equal(seen.get('address:1.2.3.4')?.count, 3);
-    assert.equal(seen.has('account:c'), false);
-    assert.ok((seen.get('account:a')?.oldest.getTime() ?? 0) <= Date.now() + 1000);
+    const fromX = { account: 'account:a', accountAddress: 'account-address:a|x', accountShare: 2 };
+    for (const attemptId of ['01-x', '02-x', '03-x']) {
+      await store.recordLoginFailure({ ...fromX, attemptId }, 60_000);
+    }
+    const fromY = { account: 'account:a', accountAddress: 'account-address:a|y', accountShare: 2 };
+    await store.recordLoginFailure({ ...fromY, attemptId: '04-y' }, 60_000);
+    const keys = ['account:a', 'account-address:a|x', 'account-address:a|y', 'account:b'];
+    const seen = await store.loginFailures(keys, 60_000);
+    assert.equal(seen.get('account-address:a|x')?.count, 3);
+    assert.equal(seen.get('account-address:a|y')?.count, 1);
+    assert.equal(seen.get('account:a')?.count, 3, 'x counts twice (its share), y once');
+    assert.equal(seen.has('account:b'), false);
+    const latest = seen.get('account:a')?.msSinceLatest ?? -1;
+    assert.ok(latest >= 0 && latest < 60_000, `ms since the latest: ${latest}`);
+
+    const others = await store.loginFailures(keys, 60_000, '03-x');
+    assert.equal(others.get('account-address:a|x')?.count, 2, 'all but attempt 03-x');
+
+    await store.forgetLoginAttempt('04-y');
+    const forgotten = await store.loginFailures(keys, 60_000);
+    assert.equal(forgotten.has('account-address:a|y'), false);
+    assert.equal(forgotten.get('account:a')?.count, 2, 'with its share of the account');
+
+    await store.clearLoginFailures('account-address:a|x');
+    assert.equal((await store.loginFailures(keys, 60_000)).size, 0, 'x and its share are gone');
+
+    await store.recordLoginFailure({ ...fromY, attemptId: '05-y' }, 60_000);
     await db.query(`UPDATE login_failures SET failed_at = now() - interval '2 minutes'`);
-    assert.equal((await store.loginFailures(['account:a'], 60_000)).size, 0, 'out of the window');
-    await store.recordLoginFailure(['account:a'], 60_000);
-    const left = (await db.query('SELECT count(*)::int AS n FROM login_failures')) as {
-      n: number;
-    }[];
-    assert.equal(left[0]?.n, 1, 'failures past the window are pruned');
-    await store.clearLoginFailures(['account:a']);
-    assert.equal((await store.loginFailures(['account:a'], 60_000)).size, 0);
-    await store.recordLoginFailure(['account:b', 'address:9.9.9.9'], 60_000, 'attempt-1');
-    await store.recordLoginFailure(['account:b'], 60_000, 'attempt-2');
-    await store.forgetLoginAttempt('attempt-1');
-    const afterForget = await store.loginFailures(['account:b', 'address:9.9.9.9'], 60_000);
-    assert.equal(afterForget.get('account:b')?.count, 1, 'only the forgotten attempt is gone');
-    assert.equal(afterForget.has('address:9.9.9.9'), false);
+    assert.equal((await store.loginFailures(keys, 60_000)).size, 0, 'out of the window');
+    await store.recordLoginFailure({ ...fromX, attemptId: '06-x' }, 60_000);
+    const [left] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM login_failures');
+    assert.equal(left?.n, 2, 'failures past the window are pruned');
+  });
+
+  test('loggedInFrom: a session of the user opened from that address within the time', async (t) => {
+    const db = await open(t);
+    const store = new PostgresUserStore(db);
+    const user = await store.create(newUser(), eventOf('user.created'));
+    await store.createSession({
+      id: 's1',
+      tokenHash: 'h1',
+      userId: user.id,
+      expiresAt: new Date(Date.now() + 60_000),
+      ip: '10.0.0.7',
+      userAgent: null,
+    });
+    assert.equal(await store.loggedInFrom(user.id, '10.0.0.7', 60_000), true);
+    assert.equal(await store.loggedInFrom(user.id, '10.0.0.8', 60_000), false);
+    await db.query(`UPDATE sessions SET created_at = now() - interval '2 minutes'`);
+    assert.equal(await store.loggedInFrom(user.id, '10.0.0.7', 60_000), false);
   });
 
   test('preferences: unset channels are absent, set ones upserted', async (t) => {
