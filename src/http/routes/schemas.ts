@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchemaCatalog } from '../../app/schemas/catalog.ts';
 import type { ContractCheck, ContractVerdict } from '../../app/schemas/contract-check.ts';
 import { type SchemaRegistry, schemaView } from '../../app/schemas/registry.ts';
+import { POSTGRES_INTEGER_MAX } from '../../domain/postgres-limits.ts';
 import type { Break } from '../../domain/schemas/compatibility.ts';
 import { isRecord, pointerStep } from '../../domain/schemas/json.ts';
 import { COMPATIBILITY_MODES, VIOLATION_ACTIONS } from '../../domain/schemas/model.ts';
@@ -92,7 +93,8 @@ const eventTypeParams = {
   properties: { event_type: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
 
-const version = { type: 'integer', minimum: 1 } as const;
+// Versions are int4 in the registry.
+const version = { type: 'integer', minimum: 1, maximum: POSTGRES_INTEGER_MAX } as const;
 
 const problems = { 404: schemas.problem, 409: schemas.problem, 422: schemas.problem };
 
@@ -402,8 +404,8 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
             type: 'object',
             properties: {
               event_type: { type: 'string' },
-              from: { type: 'integer' },
-              to: { type: 'integer' },
+              from: version,
+              to: version,
               changes: { type: 'array', items: changeJson },
               backward: {
                 type: 'object',

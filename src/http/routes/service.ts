@@ -23,6 +23,22 @@ export async function serviceRoutes(app: FastifyInstance, options: { version: st
       schema: {
         summary: 'Service description: name, version and links to the docs, dashboard and health',
         tags: ['operations'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['name', 'version', 'links'],
+            properties: {
+              name: { type: 'string' },
+              version: { type: 'string' },
+              description: { type: 'string' },
+              links: {
+                type: 'object',
+                additionalProperties: { type: 'string' },
+                description: 'Paths on this server',
+              },
+            },
+          },
+        },
       },
     },
     async () => description,
