@@ -1,5 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import type { Cleanup } from '../helpers/platform.ts';
 
 /** Debian's chromium; CHROMIUM_PATH overrides. Never a downloaded browser build. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -47,3 +52,24 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-dev-shm-usage',
 ];
+
+/**
+ * Debian's chromium with a profile of its own, closed and its profile removed after the test —
+ * in that order: a profile removed while the browser still writes to it fails the test.
+ */
+export async function launchChromium(t: Cleanup): Promise<BrowserContext> {
+  const executablePath = locateChromium();
+  const profile = await mkdtemp(join(tmpdir(), 'herald-chromium-'));
+  let browser: BrowserContext | undefined;
+  t.after(async () => {
+    await browser?.close();
+    await rm(profile, { recursive: true, force: true });
+  });
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1360, height: 900 },
+  });
+  return browser;
+}

@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { ensureDashboardBuilt } from '../../dashboard/build.ts';
 import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { herald } from '../cli/commands/run-cli.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { getJson, postJson, startTestPlatform } from '../helpers/platform.ts';
-import { CHROMIUM_ARGS, locateChromium } from './chromium.ts';
+import { launchChromium } from './chromium.ts';
 
 const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
 
@@ -28,7 +27,6 @@ function refusing(refused: Set<string>): Stage {
 }
 
 test('the dashboard shows live numbers moving, replays a dead letter that is then processed, and lists agent runs', async (t) => {
-  const executablePath = locateChromium();
   await ensureDashboardBuilt();
   const refused = new Set(['order-42']);
   const { url } = await startTestPlatform(
@@ -37,15 +35,9 @@ test('the dashboard shows live numbers moving, replays a dead letter that is the
     { stages: [...defaultStages, refusing(refused)] },
   );
 
-  const profile = await mkdtemp(join(tmpdir(), 'herald-chromium-'));
-  t.after(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-  t.after(() => browser.close());
+  const shots = await mkdtemp(join(tmpdir(), 'herald-shots-'));
+  t.after(() => rm(shots, { recursive: true, force: true }));
+  const browser = await launchChromium(t);
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -63,7 +55,7 @@ test('the dashboard shows live numbers moving, replays a dead letter that is the
   await processed.filter({ hasText: /^60$/ }).waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('#chart-throughput canvas').count(), 1, 'throughput chart drawn');
   assert.match((await page.getByTestId('stat-throughput').textContent()) ?? '', /^\d/);
-  await page.screenshot({ path: join(profile, 'overview.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
   if (process.env.HERALD_UPDATE_SCREENSHOT !== undefined) {
     // For the README: a longer run with a few impossible chemicals, so every chart has a story.
     await herald(
@@ -74,7 +66,7 @@ test('the dashboard shows live numbers moving, replays a dead letter that is the
     await page.waitForTimeout(1500);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   }
-  assert.ok((await stat(join(profile, 'overview.png'))).size > 10_000, 'a screenshot was taken');
+  assert.ok((await stat(join(shots, 'overview.png'))).size > 10_000, 'a screenshot was taken');
 
   // A dead letter: inspect it in the UI, replay it there, and see it processed.
   await postJson(`${url}/events`, { id: 'order-42', event_type: 'purchase', user_id: 'ann' });

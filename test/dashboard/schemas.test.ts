@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { ensureDashboardBuilt } from '../../dashboard/build.ts';
 import { getJson, startTestPlatform } from '../helpers/platform.ts';
-import { CHROMIUM_ARGS, locateChromium } from './chromium.ts';
+import { launchChromium } from './chromium.ts';
 
 async function put(url: string, type: string, schema: unknown) {
   const response = await fetch(`${url}/api/v1/schemas/${type}`, {
@@ -18,7 +14,6 @@ async function put(url: string, type: string, schema: unknown) {
 }
 
 test('the schemas view lists the types, shows versions with their diff, and registers a version or shows why not', async (t) => {
-  const executablePath = locateChromium();
   await ensureDashboardBuilt();
   const { url } = await startTestPlatform(t, {}, { database: 'postgres' });
   const v1 = {
@@ -33,15 +28,7 @@ test('the schemas view lists the types, shows versions with their diff, and regi
   });
   await put(url, 'signup', { type: 'object' });
 
-  const profile = await mkdtemp(join(tmpdir(), 'herald-chromium-'));
-  t.after(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
