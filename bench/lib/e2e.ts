@@ -62,12 +62,22 @@ export async function sustained(
 export async function warmUp(target: HeraldTarget, events = 200, timeoutMs = 60_000) {
   const before = await target.processedCount();
   const started = Date.now();
-  const response = await fetch(`${target.url}/api/v1/events/batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: batchBody(events),
-  });
-  if (response.status !== 202) throw new Error(`warm-up batch answered ${response.status}`);
+  const body = batchBody(events);
+  // A machine busy starting several processes may shed the first batch (503 before anything is
+  // accepted): sent again as a client would, after Retry-After.
+  let status = 0;
+  for (let attempt = 0; attempt < 10 && status !== 202; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+    const response = await fetch(`${target.url}/api/v1/events/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    await response.arrayBuffer();
+    status = response.status;
+    if (status !== 202 && status !== 503) break;
+  }
+  if (status !== 202) throw new Error(`warm-up batch answered ${status}`);
   const done = await waitForCount(() => target.processedCount(), before + events, timeoutMs, 20);
   if (done.at === undefined) throw new Error(`warm-up batch not persisted in ${timeoutMs} ms`);
   return done.at - started;

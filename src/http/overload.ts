@@ -22,13 +22,19 @@ const RETRY_AFTER_SECONDS = '1';
 export const overloadGuard = fp(
   async (app: FastifyInstance, options: OverloadOptions) => {
     const histogram = monitorEventLoopDelay({ resolution: 10 });
-    histogram.enable();
     let delayMs = 0;
-    const sampler = setInterval(() => {
-      delayMs = histogram.percentile(99) / 1e6;
-      histogram.reset();
-    }, 1000);
-    sampler.unref();
+    let sampler: NodeJS.Timeout | undefined;
+    // Measured from the moment the server listens: the start (loading modules, migrating)
+    // stalls the loop by design, and counting that would shed the first second of traffic.
+    app.addHook('onListen', async () => {
+      if (sampler !== undefined) return;
+      histogram.enable();
+      sampler = setInterval(() => {
+        delayMs = histogram.percentile(99) / 1e6;
+        histogram.reset();
+      }, 1000);
+      sampler.unref();
+    });
     app.addHook('onClose', async () => {
       clearInterval(sampler);
       histogram.disable();

@@ -135,6 +135,28 @@ test('ingestion sheds load with 503 + Retry-After when too many events wait for 
   assert.equal((await app.inject({ method: 'GET', url: '/api/v1/events/x' })).statusCode, 200);
 });
 
+test('a stall before the server listens (starting up) is not taken for overload', async (t) => {
+  const app = Fastify();
+  await app.register(overloadGuard, {
+    maxEventLoopDelayMs: 500,
+    maxPendingEvents: 0,
+    pendingEvents: () => 0,
+  });
+  app.post('/api/v1/events/analytics', async () => 'accepted');
+  t.after(() => app.close());
+  // Longer than a sampling second and the threshold: what a slow start (modules, migrations)
+  // does to the loop before the first request can arrive. After a few ticks, so that a delay
+  // monitor running since the plugin was registered would see it.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const until = Date.now() + 1100;
+  while (Date.now() < until) {
+    // busy: the event loop is blocked
+  }
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const answer = await fetch(`${url}/api/v1/events/analytics`, { method: 'POST' });
+  assert.equal(answer.status, 200, await answer.text());
+});
+
 test('with REDIS_URL set, API processes share one rate budget per key (counted in Redis)', async (t) => {
   // Two API processes on one database and one Redis: 3 requests a minute for the key in all.
   const namespace = `herald_rl_${Math.random().toString(36).slice(2, 10)}`;
