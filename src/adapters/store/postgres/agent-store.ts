@@ -63,7 +63,7 @@ function toRun(row: RunRow): AgentRun {
   return run;
 }
 
-/** Agent runs and cached answers in the Herald database (PGlite or PostgreSQL). */
+/** Agent runs and cached answers in the Herald database. */
 export class PostgresAgentStore implements AgentStore {
   readonly #db: Database;
 
@@ -137,15 +137,22 @@ export class PostgresAgentStore implements AgentStore {
   }
 
   async molecule(moleculeId: string, runLimit: number): Promise<MoleculeView | undefined> {
-    const [event] = await this.#db.query<{
-      event_id: string;
-      payload: Record<string, unknown>;
-      enrichment: Record<string, unknown>;
-      processed_at: Date | string;
-      events: number;
-    }>(sql.moleculeEvents, [moleculeId]);
-    const [latest] = await this.#db.query<RunRow>(sql.latestResult, [moleculeId]);
-    const runs = await this.listRuns({ moleculeId, limit: runLimit });
+    // One snapshot: read statement by statement, a run recorded between them showed up in
+    // the runs but not as the latest result.
+    const { event, latest, runRows } = await this.#db.transaction(async (tx) => {
+      await tx.query(sql.readSnapshot);
+      const [event] = await tx.query<{
+        event_id: string;
+        payload: Record<string, unknown>;
+        enrichment: Record<string, unknown>;
+        processed_at: Date | string;
+        events: number;
+      }>(sql.moleculeEvents, [moleculeId]);
+      const [latest] = await tx.query<RunRow>(sql.latestResult, [moleculeId]);
+      const runRows = await tx.query<RunRow>(sql.listRuns, [moleculeId, null, null, runLimit]);
+      return { event, latest, runRows };
+    });
+    const runs = runRows.map(toRun);
     if (event === undefined && runs.length === 0) return undefined;
     return {
       moleculeId,
