@@ -8,6 +8,7 @@ import type {
   OutgoingMessage,
   PartitionLag,
   PublishResult,
+  ShardPosition,
 } from '../../../ports/broker.ts';
 import type { Database } from '../../../ports/database.ts';
 import { PollingSlots } from '../polling-slots.ts';
@@ -113,6 +114,25 @@ export class PostgresBroker implements Broker {
 
   async lag(group: string): Promise<PartitionLag[]> {
     return this.#db.query<PartitionLag>(sql.groupLag, [group]);
+  }
+
+  async positions(group: string): Promise<ShardPosition[]> {
+    const rows = await this.#db.query<{
+      partition: number;
+      committed: number;
+      lag: number;
+      head_id: string | null;
+      head_offset: number | null;
+    }>(sql.groupPositions, [group]);
+    return rows.map((r) => {
+      const position: ShardPosition = {
+        partition: r.partition,
+        committed: Number(r.committed),
+        lag: r.lag,
+      };
+      if (r.head_id !== null) position.head = { id: r.head_id, offset: Number(r.head_offset) };
+      return position;
+    });
   }
 
   async ping(): Promise<void> {
