@@ -18,6 +18,7 @@ import { IngestService } from './app/ingest.ts';
 import { NOTIFICATION_GROUP, type NotificationService } from './app/notifications/service.ts';
 import { OutboxRelay } from './app/outbox-relay.ts';
 import { defaultStages, type Stage } from './app/pipeline.ts';
+import { StallDetector, type StalledShard } from './app/stall-detector.ts';
 import { UserService } from './app/users.ts';
 import { Worker } from './app/worker.ts';
 import type { Config } from './config.ts';
@@ -63,6 +64,8 @@ export interface RunningPlatform {
   outboxRelay: OutboxRelay | undefined;
   /** Packs closed hours for fast funnels (worker role, ANALYTICS_SEAL_INTERVAL_MS > 0). */
   funnelSealing: FunnelSealing | undefined;
+  /** Watches the consumer groups' partitions for stalls (STALL_AFTER_MS). */
+  stalls: StallDetector;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
@@ -157,6 +160,7 @@ export async function startPlatform(
   const db = await openDatabase(config, role);
   let openedBroker: Broker | undefined;
   let ops: OpsServer | undefined;
+  let stalls: StallDetector | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -166,14 +170,28 @@ export async function startPlatform(
     const store = new PostgresEventStore(db, { logInDatabase: config.broker === 'postgres' });
     const metrics = new Metrics();
     metrics.watchBroker(broker, consumerGroups(config));
+    const stallDetector = new StallDetector(broker, {
+      groups: consumerGroups(config),
+      stallAfterMs: config.stallAfterMs,
+      logger,
+      metrics,
+    });
+    stalls = stallDetector;
+    stallDetector.start();
+    const stalled = () => stallDetector.stalled();
     // Ready once every consumer of the worker role runs, not ready again as soon as it stops.
     let consumers: 'starting' | 'running' | 'stopping' = 'starting';
     if (!roles.api) {
       // Started first, so probes see a starting process as alive rather than absent.
-      ops = await listenOps(config, metrics, {
-        ...dependencyProbes(db, broker),
-        ...(roles.worker ? { consumer: () => assertRunning(consumers) } : {}),
-      });
+      ops = await listenOps(
+        config,
+        metrics,
+        {
+          ...dependencyProbes(db, broker),
+          ...(roles.worker ? { consumer: () => assertRunning(consumers) } : {}),
+        },
+        stalled,
+      );
       logger.info({ url: ops.url }, 'ops endpoints listening');
     }
 
@@ -281,6 +299,7 @@ export async function startPlatform(
           maxEventLoopDelayMs: config.overloadEventLoopDelayMs,
           maxPendingEvents: config.overloadPendingEvents,
         },
+        stalls: stalled,
       });
       url = await server.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${url}/docs` }, 'api listening');
@@ -307,6 +326,7 @@ export async function startPlatform(
         await worker?.stop();
         // Kept up while draining: a terminating pod still answers its liveness probe.
         await ops?.close();
+        await stallDetector.stop();
         await broker.close();
         await db.close();
       })();
@@ -323,12 +343,14 @@ export async function startPlatform(
       users,
       outboxRelay,
       funnelSealing,
+      stalls: stallDetector,
       url,
       opsUrl: ops?.url,
       stop,
     };
   } catch (error) {
     await ops?.close().catch(() => {});
+    await stalls?.stop().catch(() => {});
     await openedBroker?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
@@ -353,9 +375,16 @@ async function listenOps(
   config: Config,
   metrics: Metrics,
   readiness: Record<string, () => unknown>,
+  stalls: () => readonly StalledShard[],
 ): Promise<OpsServer> {
   try {
-    return await startOpsServer({ host: config.host, port: config.opsPort, metrics, readiness });
+    return await startOpsServer({
+      host: config.host,
+      port: config.opsPort,
+      metrics,
+      readiness,
+      stalls,
+    });
   } catch (error) {
     const code = (error as { code?: string }).code ?? String(error);
     throw new HeraldError(

@@ -93,7 +93,7 @@ export interface ShardPosition {
    * The first message after `committed`, where the broker can tell: always on Postgres and
    * Redis; on Kafka only for the partitions a consumer of this process holds.
    */
-  head?: { id: string; offset: number };
+  head?: { id: string; offset: number; generation: number };
 }
 
 export interface Broker {

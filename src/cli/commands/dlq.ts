@@ -21,6 +21,7 @@ export const DEAD_LETTER_REASONS = [
   'poison',
   'retries_exhausted',
   'persist_failed',
+  'operator',
 ] as const;
 
 const help = `herald dlq: inspect, replay and purge dead letters
@@ -36,7 +37,7 @@ Usage:
 
 Filters (all must match):
   --type T             event type, e.g. molecule_submitted
-  --reason R           invalid | poison | retries_exhausted | persist_failed
+  --reason R           invalid | poison | retries_exhausted | persist_failed | operator
   --since T            failed last at or after T: ISO 8601, or a duration ago (15m, 2h, 7d)
   --until T            failed last before T (same forms)
 

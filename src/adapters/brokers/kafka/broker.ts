@@ -202,7 +202,7 @@ export class KafkaBroker implements Broker {
       for (const consumer of this.#consumers) {
         const head = consumer.headOf(group, shard.topic, shard.partition);
         if (head !== undefined && BigInt(head.offset) === shard.next && position.lag > 0) {
-          position.head = { id: head.id, offset: head.offset };
+          position.head = { id: head.id, offset: head.offset, generation: head.generation };
         }
       }
       return position;

@@ -123,6 +123,7 @@ export class PostgresBroker implements Broker {
       lag: number;
       head_id: string | null;
       head_offset: number | null;
+      head_generation: number | null;
     }>(sql.groupPositions, [group]);
     return rows.map((r) => {
       const position: ShardPosition = {
@@ -130,7 +131,13 @@ export class PostgresBroker implements Broker {
         committed: Number(r.committed),
         lag: r.lag,
       };
-      if (r.head_id !== null) position.head = { id: r.head_id, offset: Number(r.head_offset) };
+      if (r.head_id !== null) {
+        position.head = {
+          id: r.head_id,
+          offset: Number(r.head_offset),
+          generation: r.head_generation ?? 0,
+        };
+      }
       return position;
     });
   }

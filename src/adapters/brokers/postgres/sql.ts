@@ -103,11 +103,11 @@ export const groupPositions = `
   SELECT p.partition,
          COALESCE(c.committed_offset, -1) AS committed,
          GREATEST(p.next_offset - 1 - COALESCE(c.committed_offset, -1), 0)::int AS lag,
-         h.event_id AS head_id, h."offset" AS head_offset
+         h.event_id AS head_id, h."offset" AS head_offset, h.generation AS head_generation
   FROM log_partitions p
   LEFT JOIN consumer_leases c ON c.partition = p.partition AND c.group_id = $1
   LEFT JOIN LATERAL (
-    SELECT r.event_id, r."offset" FROM raw_events r
+    SELECT r.event_id, r."offset", r.generation FROM raw_events r
     WHERE r.partition = p.partition AND r."offset" > COALESCE(c.committed_offset, -1)
     ORDER BY r."offset"
     LIMIT 1

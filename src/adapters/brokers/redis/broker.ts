@@ -190,15 +190,21 @@ export class RedisBroker implements Broker {
     const keys = shards.map((s) => redis.streamKey(prefix, s.topic, s.partition));
     const rows = (await this.script(redis.groupPositions, keys, [group])) as (
       | []
-      | [number, number, string, string]
+      | [number, number, string, string, string]
     )[];
     const positions: ShardPosition[] = [];
     rows.forEach((row, i) => {
       const shard = shards[i];
       if (shard === undefined || row.length === 0) return;
-      const [committed, lag, entryId, eventId] = row;
+      const [committed, lag, entryId, eventId, generation] = row;
       const position: ShardPosition = { ...shard, committed, lag };
-      if (entryId !== '') position.head = { id: eventId, offset: redis.offsetOf(entryId) };
+      if (entryId !== '') {
+        position.head = {
+          id: eventId,
+          offset: redis.offsetOf(entryId),
+          generation: Number(generation) || 0,
+        };
+      }
       positions.push(position);
     });
     return positions;

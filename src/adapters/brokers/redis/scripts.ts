@@ -154,9 +154,10 @@ end
 return out`;
 
 /**
- * A group's position on each shard: {committed offset, lag, head entry id, head event id}
- * (the head is the lowest pending entry, or the first after the last delivered one; '' when
- * there is none), or {} where the group does not read the stream. KEYS: streams. ARGV: group.
+ * A group's position on each shard: {committed offset, lag, head entry id, head event id, head
+ * generation} (the head is the lowest pending entry, or the first after the last delivered
+ * one; '' when there is none), or {} where the group does not read the stream. KEYS: streams.
+ * ARGV: group.
  */
 export const groupPositions = `
 local function seq(id) return tonumber(string.sub(id, string.find(id, '-', 1, true) + 1)) end
@@ -182,11 +183,14 @@ for i, stream in ipairs(KEYS) do
           head = redis.call('XRANGE', stream, '(' .. id, '+', 'COUNT', 1)[1]
         end
         local lag = math.max(seq(last) - committed, 0)
-        row = {committed, lag, '', ''}
+        row = {committed, lag, '', '', '0'}
         if head and lag > 0 then
           row[3] = head[1]
           local fields = head[2]
-          for j = 1, #fields, 2 do if fields[j] == 'id' then row[4] = fields[j + 1] end end
+          for j = 1, #fields, 2 do
+            if fields[j] == 'id' then row[4] = fields[j + 1] end
+            if fields[j] == 'generation' then row[5] = fields[j + 1] end
+          end
         end
       end
     end
