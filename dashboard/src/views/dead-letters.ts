@@ -2,7 +2,7 @@ import { type BulkResult, type DeadLetter, getJson, postJson } from '../api.ts';
 import { formatTime, h, jsonBlock } from '../dom.ts';
 import { registerView } from '../views.ts';
 
-const REASONS = ['', 'invalid', 'poison', 'retries_exhausted', 'persist_failed'];
+const REASONS = ['', 'invalid', 'poison', 'retries_exhausted', 'persist_failed', 'operator'];
 
 registerView({
   id: 'dead-letters',
@@ -103,6 +103,7 @@ registerView({
               ['type', l.type],
               ['key', l.key],
               ['reason', l.reason],
+              ...(l.operator ? ([['by', l.operator]] as const) : []),
               ['error code', l.error_code],
               ['error', l.last_error],
               ['attempts', String(l.attempts)],
@@ -126,8 +127,14 @@ registerView({
           ),
           h('a', { href: `#/events?id=${encodeURIComponent(l.id)}` }, 'Event status →'),
         ),
-        h('h4', {}, 'Payload'),
-        jsonBlock(l.payload),
+        h(
+          'h4',
+          {},
+          l.payload === null ? 'Payload (as received: the store could not hold it)' : 'Payload',
+        ),
+        l.payload === null
+          ? h('pre', { class: 'json' }, l.payload_text ?? '(not kept: a minimal record)')
+          : jsonBlock(l.payload),
       );
     };
 
