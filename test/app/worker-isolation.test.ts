@@ -210,22 +210,28 @@ test('a +20:00 timestamp arriving straight from the broker is invalid, and the e
   );
 });
 
-test('a number jsonb holds but JavaScript cannot (1e400), written to the log by another producer, is invalid', async (t) => {
+test('what another producer appends to the log (a number past JavaScript, 1e400; a value that is no object) is dead-lettered', async (t) => {
   const db = await serverDatabase(t);
   const broker = await PostgresBroker.open(db, { partitions: 1, leaseMs: 5000, pollMs: 10 });
   await startWorker(t, db, broker);
   // Straight into the log, as a producer sharing the database would append.
   await db.query(`SELECT log_append($1::jsonb, ARRAY[0], 'unused')`, [
     `[{"i":0,"event_id":"huge","generation":0,"topic":"chemical","event_type":"molecule_submitted","key":"m","partition":0,"payload":{"molecule_id":"m","researcher":"R","data":{"formula":"H2O","weight":1e400}},"headers":{}},
-      {"i":1,"event_id":"after","generation":0,"topic":"chemical","event_type":"molecule_submitted","key":"m","partition":0,"payload":{"molecule_id":"m","researcher":"R","data":{"formula":"H2O"}},"headers":{}}]`,
+      {"i":1,"event_id":"array","generation":0,"topic":"chemical","event_type":"molecule_submitted","key":"m","partition":0,"payload":[1,2],"headers":{}},
+      {"i":2,"event_id":"after","generation":0,"topic":"chemical","event_type":"molecule_submitted","key":"m","partition":0,"payload":{"molecule_id":"m","researcher":"R","data":{"formula":"H2O"}},"headers":{}}]`,
   ]);
   await eventually(async () => {
-    const s = await statusOf(db, ['huge', 'after']);
-    return s.huge === 'dead' && s.after === 'processed' ? true : undefined;
+    const s = await statusOf(db, ['huge', 'array', 'after']);
+    return s.huge === 'dead' && s.array === 'dead' && s.after === 'processed' ? true : undefined;
   });
-  const letter = await new PostgresEventStore(db).getDeadLetter('huge');
+  const store = new PostgresEventStore(db);
+  const letter = await store.getDeadLetter('huge');
   assert.equal(letter?.reason, 'invalid');
   assert.equal(letter?.lastError, 'data.weight is Infinity, not a finite number');
+  const array = await store.getDeadLetter('array');
+  assert.equal(array?.reason, 'poison');
+  assert.equal(array?.lastError, 'value is not a JSON object');
+  assert.equal(JSON.parse(array?.payloadText ?? ''), '[1,2]', 'what the log held, as text');
 });
 
 test('NUL, lone surrogates, non-JSON and id-less entries straight from Redis are dead-lettered and stored; the canaries behind them are processed', async (t) => {

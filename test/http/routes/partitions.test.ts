@@ -4,6 +4,7 @@
  * moved on by an operator who dead-letters the head by hand; the dry run changes nothing.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { defaultStages, type Stage } from '../../../src/app/pipeline.ts';
 import { ErrorCodes, HeraldError } from '../../../src/errors.ts';
@@ -33,12 +34,32 @@ async function statusOf(url: string, id: string) {
   return (await getJson(`${url}/api/v1/events/${id}`)).body;
 }
 
-for (const database of ['pglite', 'postgres'] as const) {
-  test(`a stalled partition is reported with the event at its head, and an operator moves it on [${database}]`, async (t) => {
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KAFKA_BROKERS = process.env.TEST_KAFKA_BROKERS ?? '127.0.0.1:9092';
+
+// The operator's request is applied by the worker holding the event, the same way on every
+// broker; the stall is seen through each broker's positions.
+const SETUPS = [
+  { name: 'postgres broker, pglite', database: 'pglite', broker: { BROKER: 'postgres' } },
+  { name: 'postgres broker, server', database: 'postgres', broker: { BROKER: 'postgres' } },
+  { name: 'redis broker', database: 'postgres', broker: { BROKER: 'redis', REDIS_URL } },
+  {
+    name: 'kafka broker',
+    database: 'postgres',
+    broker: { BROKER: 'kafka', KAFKA_BROKERS, KAFKA_SESSION_TIMEOUT_MS: '6000' },
+  },
+] as const;
+
+for (const setup of SETUPS) {
+  test(`a stalled partition is reported with the event at its head, and an operator moves it on [${setup.name}]`, async (t) => {
     const failing = new Set(['held']);
     const { url } = await startTestPlatform(
       t,
       {
+        ...setup.broker,
+        BROKER_NAMESPACE: `herald-stall-${randomBytes(4).toString('hex')}`,
+        AGENTS_ENABLED: 'false',
+        NOTIFICATIONS_ENABLED: 'false',
         QUEUE_PARTITIONS: '2',
         STALL_AFTER_MS: '300',
         // A budget (100 tries, up to 300 ms apart) the whole test fits in on a loaded machine.
@@ -46,7 +67,7 @@ for (const database of ['pglite', 'postgres'] as const) {
         RETRY_MAX_MS: '300',
         RETRY_MAX_ATTEMPTS: '100',
       },
-      { stages: [...defaultStages, failingTransiently(failing)], database },
+      { stages: [...defaultStages, failingTransiently(failing)], database: setup.database },
     );
     await postJson(`${url}/api/v1/events/batch`, [
       { id: 'held', event_type: 'click', user_id: 'same-user' },
@@ -62,11 +83,14 @@ for (const database of ['pglite', 'postgres'] as const) {
     assert.equal(ready.status, 200);
     const [stall] = ready.body.stalled_partitions as {
       group: string;
+      topic?: string;
       partition: number;
       lag: number;
       stalled_for_s: number;
     }[];
     assert.equal(stall?.group, 'herald-processors');
+    // The batch route's items without a type are analytics events.
+    assert.equal(stall?.topic, setup.broker.BROKER === 'postgres' ? undefined : 'analytics');
     assert.equal(stall?.lag, 2);
     assert.ok((stall?.stalled_for_s ?? 0) >= 0.3);
     const partition = stall?.partition ?? -1;
@@ -119,7 +143,7 @@ for (const database of ['pglite', 'postgres'] as const) {
         : undefined;
     });
     assert.equal((await statusOf(url, 'held')).status, 'failed', 'the dry run changed nothing');
-    assert.equal((await statusOf(url, 'behind')).status, 'accepted');
+    assert.notEqual((await statusOf(url, 'behind')).status, 'processed');
 
     const done = await postJson(unblock, { event_id: 'held', note: 'downstream is gone for good' });
     assert.equal(done.status, 202);

@@ -29,6 +29,7 @@ interface LogRow {
   topic: string;
   event_type: string;
   key: string;
+  /** jsonb: an object from Herald's producers, anything from another. */
   payload: Record<string, unknown>;
   headers: Record<string, string>;
   accepted_at: Date | string;
@@ -288,16 +289,30 @@ class PostgresConsumer implements Consumer {
 }
 
 function toDelivered(row: LogRow): DeliveredMessage {
-  return {
+  const message: DeliveredMessage = {
     id: row.event_id,
     topic: row.topic,
     key: row.key,
     type: row.event_type,
-    value: row.payload,
-    headers: row.headers,
+    value: isObject(row.payload) ? row.payload : {},
+    headers: isObject(row.headers) ? row.headers : {},
     partition: row.partition,
     offset: Number(row.offset),
     acceptedAt: row.accepted_at instanceof Date ? row.accepted_at : new Date(row.accepted_at),
     generation: row.generation,
   };
+  // Another producer appending to the log may write any jsonb (see decode.ts).
+  if (!isObject(row.payload)) {
+    message.malformed = { reason: 'value is not a JSON object', raw: JSON.stringify(row.payload) };
+  } else if (!isObject(row.headers)) {
+    message.malformed = {
+      reason: 'headers is not a JSON object',
+      raw: JSON.stringify(row.headers),
+    };
+  }
+  return message;
+}
+
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
