@@ -5,6 +5,7 @@ import { type BatchTrace, traceBatch } from '../observability/tracing.ts';
 import type { BatchOutcome, Broker, Consumer, DeliveredMessage } from '../ports/broker.ts';
 import type {
   AttemptRecord,
+  DeadLetterForm,
   EventStore,
   FailedEvent,
   OperatorRequest,
@@ -235,7 +236,7 @@ export class Worker {
    * error log line: a partition never waits for a dead letter that cannot be written.
    */
   async #storeDeadLetter(failure: FailedEvent): Promise<void> {
-    let form: string;
+    let form: DeadLetterForm;
     try {
       form = await this.#store.persistDeadLetter(failure);
     } catch (error) {
@@ -263,10 +264,11 @@ export class Worker {
         (now - event.acceptedAt.getTime()) / 1000,
       );
     }
-    for (const failure of dead) this.#deadLettered(failure, 'jsonb');
+    for (const failure of dead) this.#deadLettered(failure);
   }
 
-  #deadLettered(failure: FailedEvent, form: string): void {
+  /** Counts and logs a stored dead letter; `form` when it was stored on its own. */
+  #deadLettered(failure: FailedEvent, form?: DeadLetterForm): void {
     this.#metrics.eventsDeadLettered.inc({
       topic: failure.topic,
       type: this.#metrics.eventType(failure.type),
@@ -282,7 +284,7 @@ export class Worker {
         error: failure.error,
         partition: failure.partition,
         offset: failure.offset,
-        ...(form === 'jsonb' ? {} : { storedAs: form }),
+        ...(form === undefined || form === 'jsonb' ? {} : { storedAs: form }),
       },
       'event dead-lettered',
     );

@@ -113,6 +113,9 @@ export function findUnstorable(
   value: unknown,
   { path = '', numbers = true }: { path?: string; numbers?: boolean } = {},
 ): Unstorable | undefined {
+  // Every event goes through here: the common answer (nothing) is found without a path per
+  // node; paths are built only to name what was found.
+  if (!holdsUnstorable(value, numbers)) return undefined;
   const stack: [unknown, string][] = [[value, path]];
   while (stack.length > 0) {
     const [node, at] = stack.pop() as [unknown, string];
@@ -126,14 +129,42 @@ export function findUnstorable(
     } else if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], join(at, String(i))]);
     } else if (typeof node === 'object' && node !== null) {
-      for (const [key, child] of Object.entries(node)) {
+      const entries = Object.entries(node);
+      for (const [key] of entries) {
         const reason = textRefusal(key);
         if (reason !== undefined) return { path: join(at, quoted(key)), reason: `key ${reason}` };
+      }
+      // Pushed last first, so that the first is looked at first.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i] as [string, unknown];
         stack.push([child, join(at, key)]);
       }
     }
   }
   return undefined;
+}
+
+/** Whether any key, string or (with `numbers`) number in `value` is unstorable. */
+function holdsUnstorable(value: unknown, numbers: boolean): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === 'string') {
+      if (textRefusal(node) !== undefined) return true;
+    } else if (typeof node === 'number') {
+      if (numbers && !Number.isFinite(node)) return true;
+    } else if (Array.isArray(node)) {
+      for (const child of node) stack.push(child);
+    } else if (typeof node === 'object' && node !== null) {
+      // for…in with hasOwn visits what Object.entries does, without an array per object.
+      for (const key in node) {
+        if (!Object.hasOwn(node, key)) continue;
+        if (textRefusal(key) !== undefined) return true;
+        stack.push((node as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
 }
 
 const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);

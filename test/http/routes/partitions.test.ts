@@ -178,3 +178,52 @@ for (const setup of SETUPS) {
     );
   });
 }
+
+test("unblocking a partition needs the admin scope, and is recorded as the key's name and id", async (t) => {
+  const admin = `hk_adminadmin1_${'a'.repeat(43)}`;
+  const { url } = await startTestPlatform(
+    t,
+    {
+      AUTH: 'required',
+      ADMIN_API_KEY: admin,
+      QUEUE_PARTITIONS: '1',
+      STALL_AFTER_MS: '300',
+      RETRY_BASE_MS: '100',
+      RETRY_MAX_MS: '300',
+      RETRY_MAX_ATTEMPTS: '100',
+    },
+    { stages: [...defaultStages, failingTransiently(new Set(['held']))] },
+  );
+  const asAdmin = { authorization: `Bearer ${admin}` };
+  const created = await postJson(
+    `${url}/api/v1/keys`,
+    { name: 'ops-bot', scopes: ['admin'] },
+    asAdmin,
+  );
+  const reader = await postJson(
+    `${url}/api/v1/keys`,
+    { name: 'reader', scopes: ['analytics:read', 'metrics:read'] },
+    asAdmin,
+  );
+  const asOps = { authorization: `Bearer ${created.body.key as string}` };
+  const asReader = { authorization: `Bearer ${reader.body.key as string}` };
+  await postJson(`${url}/events`, { id: 'held', event_type: 'click', user_id: 'k' }, asAdmin);
+  await eventually(async () => {
+    const response = await fetch(`${url}/api/v1/partitions`, { headers: asOps });
+    const body = (await response.json()) as { partitions: { head_event_id?: string }[] };
+    return body.partitions[0]?.head_event_id === 'held' ? true : undefined;
+  });
+  const unblock = `${url}/api/v1/partitions/0/dead-letter-head`;
+  assert.equal((await postJson(unblock, { event_id: 'held' })).status, 401);
+  assert.equal((await postJson(unblock, { event_id: 'held' }, asReader)).status, 403);
+  const done = await postJson(unblock, { event_id: 'held' }, asOps);
+  assert.equal(done.status, 202);
+  assert.equal(done.body.requested_by, `ops-bot (${created.body.id as string})`);
+  const letter = await eventually(async () => {
+    const response = await fetch(`${url}/api/v1/dead-letters/held`, { headers: asOps });
+    return response.status === 200
+      ? ((await response.json()) as Record<string, unknown>)
+      : undefined;
+  });
+  assert.equal(letter.operator, `ops-bot (${created.body.id as string})`);
+});
