@@ -29,6 +29,7 @@ export interface Config {
   retryBaseMs: number;
   retryMaxMs: number;
   retryMaxAttempts: number;
+  stallAfterMs: number;
   maxBodyBytes: number;
   batchMaxEvents: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -358,6 +359,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     default: 3,
     parse: integer(0, 100),
     description: 'retries of a transiently failing event before it is dead-lettered',
+  },
+  stallAfterMs: {
+    key: 'stallAfterMs',
+    env: 'STALL_AFTER_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description:
+      "how long a partition's committed offset may stand still while events wait before it is reported stalled; 0 = never",
   },
   maxBodyBytes: {
     key: 'maxBodyBytes',

@@ -22,6 +22,7 @@ import { defaultStages, type Stage } from './app/pipeline.ts';
 import { SchemaCatalog } from './app/schemas/catalog.ts';
 import { ContractCheck } from './app/schemas/contract-check.ts';
 import { withContractStage } from './app/schemas/stage.ts';
+import { StallDetector, type StalledShard } from './app/stall-detector.ts';
 import { UserService } from './app/users.ts';
 import { Worker } from './app/worker.ts';
 import type { Config } from './config.ts';
@@ -71,6 +72,8 @@ export interface RunningPlatform {
   funnelSealing: FunnelSealing | undefined;
   /** This process's view of the event contracts (both roles). */
   schemas: SchemaCatalog;
+  /** Watches the consumer groups' partitions for stalls (STALL_AFTER_MS). */
+  stalls: StallDetector;
   /** Where the API listens, e.g. http://127.0.0.1:8000. */
   url: string | undefined;
   /** Health and metrics of a process without the API (OPS_PORT), e.g. http://127.0.0.1:9464. */
@@ -184,6 +187,7 @@ export async function startPlatform(
   let ops: OpsServer | undefined;
   let stopSchemas: (() => Promise<void>) | undefined;
   let read: ReadServer | undefined;
+  let stalls: StallDetector | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -198,14 +202,28 @@ export async function startPlatform(
     await schemas.refresh();
     await schemas.start(db);
     stopSchemas = () => schemas.stop();
+    const stallDetector = new StallDetector(broker, {
+      groups: consumerGroups(config),
+      stallAfterMs: config.stallAfterMs,
+      logger,
+      metrics,
+    });
+    stalls = stallDetector;
+    stallDetector.start();
+    const stalled = () => stallDetector.stalled();
     // Ready once every consumer of the worker role runs, not ready again as soon as it stops.
     let consumers: 'starting' | 'running' | 'stopping' = 'starting';
     if (!roles.api) {
       // Started first, so probes see a starting process as alive rather than absent.
-      ops = await listenOps(config, metrics, {
-        ...dependencyProbes(db, broker),
-        ...(roles.worker ? { consumer: () => assertRunning(consumers) } : {}),
-      });
+      ops = await listenOps(
+        config,
+        metrics,
+        {
+          ...dependencyProbes(db, broker),
+          ...(roles.worker ? { consumer: () => assertRunning(consumers) } : {}),
+        },
+        stalled,
+      );
       logger.info({ url: ops.url }, 'ops endpoints listening');
     }
 
@@ -320,6 +338,7 @@ export async function startPlatform(
           maxEventLoopDelayMs: config.overloadEventLoopDelayMs,
           maxPendingEvents: config.overloadPendingEvents,
         },
+        stalls: stalled,
       });
       url = await server.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${url}/docs`, dashboard: `${url}/dashboard/` }, 'api listening');
@@ -367,6 +386,7 @@ export async function startPlatform(
         await schemas.stop();
         // Kept up while draining: a terminating pod still answers its liveness probe.
         await ops?.close();
+        await stallDetector.stop();
         await broker.close();
         await db.close();
       })();
@@ -384,6 +404,7 @@ export async function startPlatform(
       outboxRelay,
       funnelSealing,
       schemas,
+      stalls: stallDetector,
       url,
       opsUrl: ops?.url,
       readUrl: read?.url,
@@ -393,6 +414,7 @@ export async function startPlatform(
     await read?.close().catch(() => {});
     await ops?.close().catch(() => {});
     await stopSchemas?.().catch(() => {});
+    await stalls?.stop().catch(() => {});
     await openedBroker?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
@@ -417,9 +439,16 @@ async function listenOps(
   config: Config,
   metrics: Metrics,
   readiness: Record<string, () => unknown>,
+  stalls: () => readonly StalledShard[],
 ): Promise<OpsServer> {
   try {
-    return await startOpsServer({ host: config.host, port: config.opsPort, metrics, readiness });
+    return await startOpsServer({
+      host: config.host,
+      port: config.opsPort,
+      metrics,
+      readiness,
+      stalls,
+    });
   } catch (error) {
     const code = (error as { code?: string }).code ?? String(error);
     throw new HeraldError(

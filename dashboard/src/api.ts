@@ -58,7 +58,15 @@ export interface Summary {
   dead_lettered: number;
   queue_depth: number;
   rates_per_second: { accepted: number; processed: number; dead_lettered: number };
-  partitions: { partition: number; lag: number }[];
+  partitions: {
+    partition: number;
+    lag: number;
+    /** Its committed offset has not moved for STALL_AFTER_MS while events wait. */
+    stalled?: boolean;
+    stalled_for_s?: number;
+    /** The event that holds a stalled partition, where the broker can tell. */
+    head_event_id?: string;
+  }[];
   broker: string;
   database: string;
   started_at: string;
@@ -77,7 +85,11 @@ export interface DeadLetter {
   last_failed_at: string;
   replay_count: number;
   accepted_at: string;
-  payload: Record<string, unknown>;
+  /** Null where jsonb could not hold it: then payload_text is its JSON text. */
+  payload: Record<string, unknown> | null;
+  payload_text?: string | null;
+  /** Who dead-lettered it by hand (reason operator). */
+  operator?: string | null;
 }
 
 export interface EventRecord {
@@ -91,6 +103,17 @@ export interface EventRecord {
   processed_at: string | null;
   enrichment: Record<string, unknown> | null;
   failure: Record<string, unknown> | null;
+}
+
+/** The answer to POST /api/v1/partitions/{p}/dead-letter-head. */
+export interface UnblockResult {
+  dry_run: boolean;
+  partition: number;
+  event_id: string;
+  lag: number;
+  stalled: boolean;
+  requested_by?: string;
+  detail: string;
 }
 
 export interface BulkResult {

@@ -3,7 +3,14 @@ import {
   compareReportedWeight,
   type FormulaAnalysis,
 } from '../domain/chemistry/index.ts';
-import { ErrorCodes, HeraldError } from '../errors.ts';
+import {
+  checkTimestamp,
+  findUnstorable,
+  quoted,
+  storableText,
+  textRefusal,
+} from '../domain/postgres-limits.ts';
+import { ErrorCodes, HeraldError, isContentRefusal, isRetryable, sqlStateOf } from '../errors.ts';
 import type { DeliveredMessage } from '../ports/broker.ts';
 import type { FailedEvent, FailureReason, ProcessedEvent } from '../ports/event-store.ts';
 
@@ -25,7 +32,9 @@ export interface StageContext {
 /**
  * One step of the worker pipeline. A stage throws a HeraldError with code VALIDATION or
  * POISON_MESSAGE for an event that can never succeed (dead-lettered at once), a retryable
- * error for one that may succeed later; any other error counts as transient too.
+ * error (a retryable HeraldError, a lost connection) for one that may succeed later. Anything
+ * else a stage throws is a failure of that event (poison): stages are deterministic over
+ * their input, so the same input would throw the same way on every retry.
  */
 export interface Stage {
   readonly name: string;
@@ -46,13 +55,36 @@ function invalid(message: string, field: string): HeraldError {
   return new HeraldError(ErrorCodes.VALIDATION, message, { details: { field } });
 }
 
-/** Messages the API did not write (other producers on a shared broker) get checked here. */
+/**
+ * Messages the API did not write (other producers on a shared broker) get checked here: what
+ * is not a Herald message at all is poison; a payload holding what PostgreSQL cannot store is
+ * invalid, as the API would have answered 422.
+ */
 export const decodeStage: Stage = {
   name: 'decode',
   run({ message }) {
+    if (message.malformed !== undefined) {
+      throw new HeraldError(ErrorCodes.POISON_MESSAGE, message.malformed.reason);
+    }
+    if (message.id === '') throw new HeraldError(ErrorCodes.POISON_MESSAGE, 'message has no id');
+    const envelope: [string, string][] = [
+      ['id', message.id],
+      ['key', message.key],
+      ['type', message.type],
+      ...Object.entries(message.headers).map(([n, v]): [string, string] => [`header ${n}`, v]),
+    ];
+    for (const [what, text] of envelope) {
+      const refusal = textRefusal(text);
+      if (refusal !== undefined) {
+        throw new HeraldError(
+          ErrorCodes.POISON_MESSAGE,
+          `message ${storableText(what)} ${refusal}`,
+        );
+      }
+    }
     const shape = REQUIRED_FIELDS[message.topic];
     if (shape === undefined) {
-      throw new HeraldError(ErrorCodes.POISON_MESSAGE, `unknown topic "${message.topic}"`);
+      throw new HeraldError(ErrorCodes.POISON_MESSAGE, `unknown topic ${quoted(message.topic)}`);
     }
     for (const [field, type] of Object.entries(shape)) {
       const value = message.value[field];
@@ -68,6 +100,10 @@ export const decodeStage: Stage = {
         );
       }
     }
+    const unstorable = findUnstorable(message.value);
+    if (unstorable !== undefined) {
+      throw invalid(`${unstorable.path} ${unstorable.reason}`, unstorable.path);
+    }
   },
 };
 
@@ -76,9 +112,19 @@ export const validateStage: Stage = {
   run({ message, scratch, now }) {
     const timestamp = message.value.timestamp;
     if (timestamp !== undefined) {
-      const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
-      if (Number.isNaN(at)) throw invalid('timestamp is not an ISO 8601 date-time', 'timestamp');
-      if (at - now.getTime() > MAX_FUTURE_SKEW_MS) {
+      // A time PostgreSQL cannot store (an offset past ±15:59, the year 0) is refused here,
+      // as the API refuses it, rather than failing the insert.
+      const check =
+        typeof timestamp === 'string'
+          ? checkTimestamp(timestamp)
+          : { ok: false as const, reason: 'not a string' };
+      if (!check.ok) {
+        throw invalid(
+          `timestamp ${describe(timestamp)} is not storable: ${check.reason}`,
+          'timestamp',
+        );
+      }
+      if (check.epochMs - now.getTime() > MAX_FUTURE_SKEW_MS) {
         throw invalid('timestamp is more than 24 hours in the future', 'timestamp');
       }
     }
@@ -89,7 +135,7 @@ export const validateStage: Stage = {
       const analysis = analyzeFormula(data.formula);
       if (!analysis.ok) {
         throw invalid(
-          `data.formula "${data.formula}" is not a chemical formula: ${analysis.reason} (at ${analysis.position})`,
+          `data.formula ${quoted(data.formula)} is not a chemical formula: ${analysis.reason} (at ${analysis.position})`,
           'data.formula',
         );
       }
@@ -127,24 +173,68 @@ export const enrichStage: Stage = {
 
 export const defaultStages: readonly Stage[] = [decodeStage, validateStage, enrichStage];
 
+/** A value quoted in a message: strings whole code points and short, others as JSON. */
+function describe(value: unknown): string {
+  return typeof value === 'string'
+    ? quoted(value)
+    : storableText(String(JSON.stringify(value)), 40);
+}
+
+/**
+ * The error code a failure is recorded with: a HeraldError's own; HERALD_STORE_REFUSED for the
+ * database refusing the content; HERALD_TRANSIENT for what may pass; else poison.
+ */
+export function errorCodeOf(error: unknown): string {
+  if (error instanceof HeraldError) return error.code;
+  if (isContentRefusal(error)) return ErrorCodes.STORE_REFUSED;
+  if (isRetryable(error)) return ErrorCodes.TRANSIENT;
+  return ErrorCodes.POISON_MESSAGE;
+}
+
+/**
+ * An error as a dead letter tells it: its message and, for the database's errors, the
+ * SQLSTATE and the detail (`invalid input syntax for type json (SQLSTATE 22P02: Unicode low
+ * surrogate must follow a high surrogate.)`).
+ */
+export function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const state = sqlStateOf(error);
+  if (state === undefined) return message;
+  const detail = (error as { detail?: unknown }).detail;
+  return `${message} (SQLSTATE ${state}${typeof detail === 'string' ? `: ${detail}` : ''})`;
+}
+
+/** The id a dead letter is kept under: the event's, or its place in the broker when it has none. */
+function deadLetterId(message: DeliveredMessage): string {
+  return message.id !== ''
+    ? message.id
+    : `no-id:${message.topic}:${message.partition}:${message.offset}`;
+}
+
 export function failureOf(
   message: DeliveredMessage,
   reason: FailureReason,
   error: unknown,
+  failedAt?: Date,
 ): FailedEvent {
-  return {
-    id: message.id,
+  const failure: FailedEvent = {
+    id: deadLetterId(message),
     topic: message.topic,
     type: message.type,
     key: message.key,
     payload: message.value,
     headers: message.headers,
     reason,
-    errorCode: error instanceof HeraldError ? error.code : ErrorCodes.TRANSIENT,
-    error: error instanceof Error ? error.message : String(error),
+    errorCode: errorCodeOf(error),
+    error: describeError(error),
     acceptedAt: message.acceptedAt,
     generation: message.generation,
+    partition: message.partition,
+    offset: message.offset,
   };
+  if (message.malformed !== undefined) failure.rawValue = message.malformed.raw;
+  if (failedAt !== undefined) failure.failedAt = failedAt;
+  return failure;
 }
 
 /** Runs the stages over one message and classifies the result. */
@@ -155,20 +245,31 @@ export async function processMessage(
 ): Promise<Outcome> {
   const enrichment: Record<string, unknown> = {};
   const context: StageContext = { message, enrichment, scratch: {}, now };
+  let current = '';
   try {
-    for (const stage of stages) await stage.run(context);
+    for (const stage of stages) {
+      current = stage.name;
+      await stage.run(context);
+    }
   } catch (error) {
     if (error instanceof HeraldError && error.code === ErrorCodes.VALIDATION) {
-      return { kind: 'dead', failure: failureOf(message, 'invalid', error) };
+      return { kind: 'dead', failure: failureOf(message, 'invalid', error, now) };
     }
     if (error instanceof HeraldError && error.code === ErrorCodes.POISON_MESSAGE) {
-      return { kind: 'dead', failure: failureOf(message, 'poison', error) };
+      return { kind: 'dead', failure: failureOf(message, 'poison', error, now) };
     }
     if (error instanceof HeraldError && error.code === ErrorCodes.SCHEMA_VIOLATION) {
-      return { kind: 'dead', failure: failureOf(message, 'schema_violation', error) };
+      return { kind: 'dead', failure: failureOf(message, 'schema_violation', error, now) };
     }
-    // Retryable or unexpected: either may pass on another try, and retries are bounded.
-    return { kind: 'retry', failure: failureOf(message, 'retries_exhausted', error) };
+    // May pass on another try; the worker retries it within its budget.
+    if (isRetryable(error)) {
+      return { kind: 'retry', failure: failureOf(message, 'transient', error, now) };
+    }
+    // The stage threw over this event's content (a bug meeting an input, say): trying again
+    // would throw again, and hold every event behind it.
+    const failure = failureOf(message, 'poison', error, now);
+    failure.error = `stage "${current}" failed: ${failure.error}`;
+    return { kind: 'dead', failure };
   }
   const value = message.value;
   return {

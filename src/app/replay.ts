@@ -23,14 +23,22 @@ export async function replayDeadLetter(
   if (letter === undefined) {
     throw new HeraldError(ErrorCodes.NOT_FOUND, `no dead letter with id "${id}"`);
   }
+  if (letter.payload === null) {
+    throw new HeraldError(
+      ErrorCodes.VALIDATION,
+      `dead letter "${id}" has no payload the store can hold (${letter.payloadText === null ? 'a minimal record' : 'kept as text'}): replaying it would fail the same way`,
+      { details: { field: 'id' } },
+    );
+  }
   const generation = letter.replayCount + 1;
-  await broker.publish([replayMessage(letter, generation, correlationId)]);
+  await broker.publish([replayMessage(letter, letter.payload, generation, correlationId)]);
   const replayed = await store.markReplayed(id, generation);
   return { id, generation, replayed };
 }
 
 function replayMessage(
   letter: DeadLetter,
+  payload: Record<string, unknown>,
   generation: number,
   correlationId: string,
 ): OutgoingMessage {
@@ -39,7 +47,7 @@ function replayMessage(
     topic: letter.topic,
     key: letter.key,
     type: letter.type,
-    value: letter.payload,
+    value: payload,
     headers: { ...letter.headers, replay_correlation_id: correlationId },
     generation,
   };
@@ -56,6 +64,8 @@ export interface BulkReplayResult {
 /**
  * Replays every dead letter matching `filter` (a type, reason, time range or list of ids),
  * publishing them in batches, each as its next generation. With `dryRun` only lists them.
+ * Letters whose payload the store could not hold (kept as text, or minimal records) are
+ * listed but not replayed: they would fail the same way.
  */
 export async function replayDeadLetters(
   store: EventStore,
@@ -68,9 +78,14 @@ export async function replayDeadLetters(
   const ids = letters.map((l) => l.id);
   if (dryRun) return { dryRun, ids, replayed: 0 };
   let replayed = 0;
-  for (let i = 0; i < letters.length; i += REPLAY_BATCH) {
-    const chunk = letters.slice(i, i + REPLAY_BATCH);
-    await broker.publish(chunk.map((l) => replayMessage(l, l.replayCount + 1, correlationId)));
+  const replayable = letters.flatMap((l) =>
+    l.payload === null ? [] : [{ ...l, payload: l.payload }],
+  );
+  for (let i = 0; i < replayable.length; i += REPLAY_BATCH) {
+    const chunk = replayable.slice(i, i + REPLAY_BATCH);
+    await broker.publish(
+      chunk.map((l) => replayMessage(l, l.payload, l.replayCount + 1, correlationId)),
+    );
     for (const letter of chunk) {
       if (await store.markReplayed(letter.id, letter.replayCount + 1)) replayed++;
     }

@@ -1,11 +1,18 @@
-import { isRetryable } from '../errors.ts';
+import { ErrorCodes, isConnectionError, isRetryable } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { type BatchTrace, traceBatch } from '../observability/tracing.ts';
 import type { BatchOutcome, Broker, Consumer, DeliveredMessage } from '../ports/broker.ts';
-import type { EventStore, FailedEvent, ProcessedEvent } from '../ports/event-store.ts';
+import type {
+  AttemptRecord,
+  DeadLetterForm,
+  EventStore,
+  FailedEvent,
+  OperatorRequest,
+  ProcessedEvent,
+} from '../ports/event-store.ts';
 import { type BackoffPolicy, fullJitterDelay } from './backoff.ts';
-import { failureOf, type Outcome, processMessage, type Stage } from './pipeline.ts';
+import { describeError, failureOf, type Outcome, processMessage, type Stage } from './pipeline.ts';
 import { type BreakerState, CircuitBreaker } from './resilience/circuit-breaker.ts';
 
 /** Store failures in a row that open the database circuit breaker. */
@@ -28,10 +35,13 @@ export interface WorkerOptions {
  * the broker commit. Persisting is an upsert on the event id, so a redelivered batch changes
  * nothing: at-least-once delivery, exactly-once outcome.
  *
- * Failures: an event that can never succeed is dead-lettered at once; a transient failure
- * stops the batch at that event (keeping its key's order), which is retried in place with
- * backoff and dead-lettered after `retry.maxAttempts` retries. A database that cannot be
- * written is waited out with backoff, never dead-lettered: the events stay in the broker.
+ * Failures are classified by cause. An event that can never succeed is dead-lettered at once;
+ * a transient failure stops the batch at that event (keeping its key's order), which is
+ * retried in place with backoff and dead-lettered after `retry.maxAttempts` retries. A
+ * database that cannot be reached is waited out with backoff behind a circuit breaker, never
+ * dead-lettered: the events stay in the broker. A database that refuses an event's content
+ * fails that event alone: the batch is split to find it, it is dead-lettered with the
+ * database's reason, the rest is persisted, and the partition moves on.
  */
 export class Worker {
   readonly #store: EventStore;
@@ -130,22 +140,30 @@ export class Worker {
 
     const stoppedAt = outcomes.findIndex((o) => o !== 'duplicate' && o.kind === 'retry');
     const done = stoppedAt === -1 ? outcomes : outcomes.slice(0, stoppedAt);
-    const processed: ProcessedEvent[] = [];
-    const dead: FailedEvent[] = [];
-    for (const o of done) {
-      if (o === 'duplicate') continue;
-      if (o.kind === 'processed') processed.push(o.event);
-      else if (o.kind === 'dead') dead.push(o.failure);
-    }
+    const items: Item[] = [];
+    done.forEach((outcome, index) => {
+      const message = batch[index];
+      if (outcome === 'duplicate' || message === undefined) return;
+      if (outcome.kind === 'processed') items.push({ index, message, processed: outcome.event });
+      else if (outcome.kind === 'dead') items.push({ index, message, dead: outcome.failure });
+    });
 
     try {
-      await traced.batch('persist', () => this.#persist(processed, dead));
+      await traced.batch('persist', () => this.#persistItems(items));
     } catch (error) {
-      if (isRetryable(error)) return this.#storeUnavailable(error);
+      if (isRetryable(error)) return this.#storeFailed(error, batch, 0);
+      // The database refused something in the batch (an event's content): find what by
+      // halves, dead-letter it with the database's reason, and persist the rest.
+      this.#logger.warn(
+        { err: error, events: items.length },
+        'batch refused by the store; isolating the refused events',
+      );
+      const progress = { done: 0 };
       try {
-        await this.#persistOneByOne(batch, processed, dead, error);
-      } catch (retryable) {
-        return this.#storeUnavailable(retryable);
+        await traced.batch('isolate', () => this.#isolate(items, error, now, progress));
+      } catch (unavailable) {
+        const from = items[progress.done]?.index ?? 0;
+        return this.#storeFailed(unavailable, batch, from);
       }
     }
     this.#storeFailures = 0;
@@ -158,6 +176,78 @@ export class Worker {
       return { handled: stoppedAt };
     }
     return traced.message(stoppedAt, () => this.#retryLater(message, stoppedAt, failing.failure));
+  }
+
+  #persistItems(items: readonly Item[]): Promise<void> {
+    const processed: ProcessedEvent[] = [];
+    const dead: FailedEvent[] = [];
+    for (const item of items) {
+      if (item.processed !== undefined) processed.push(item.processed);
+      if (item.dead !== undefined) dead.push(item.dead);
+    }
+    return this.#persist(processed, dead);
+  }
+
+  /**
+   * `items` were refused together (with `refusal`): persists them half by half, in batch
+   * order, down to the single events the database refuses, which are dead-lettered. One bad
+   * event in n costs about 2·log2(n) statements; earlier events reach their terminal state
+   * before later ones (a key's order holds). `progress.done` counts the items done so far;
+   * throws a retryable error when the store becomes unavailable meanwhile.
+   */
+  async #isolate(
+    items: readonly Item[],
+    refusal: unknown,
+    now: Date,
+    progress: { done: number },
+  ): Promise<void> {
+    const [only] = items;
+    if (items.length === 1 && only !== undefined) {
+      await this.#deadLetterRefused(only, refusal, now);
+      progress.done++;
+      return;
+    }
+    const middle = Math.ceil(items.length / 2);
+    for (const half of [items.slice(0, middle), items.slice(middle)]) {
+      if (half.length === 0) continue;
+      try {
+        await this.#persistItems(half);
+        progress.done += half.length;
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        await this.#isolate(half, error, now, progress);
+      }
+    }
+  }
+
+  /** A single event the database refused: its dead letter, stored in whatever form stores. */
+  async #deadLetterRefused(item: Item, refusal: unknown, now: Date): Promise<void> {
+    const failure =
+      item.dead ??
+      Object.assign(failureOf(item.message, 'persist_failed', refusal, now), {
+        errorCode: ErrorCodes.STORE_REFUSED,
+      });
+    await this.#storeDeadLetter(failure);
+  }
+
+  /**
+   * Stores one dead letter, falling back to its payload's text or a minimal record (see
+   * EventStore.persistDeadLetter). Where even that is refused, the event is given up on with an
+   * error log line: a partition never waits for a dead letter that cannot be written.
+   */
+  async #storeDeadLetter(failure: FailedEvent): Promise<void> {
+    let form: DeadLetterForm;
+    try {
+      form = await this.#store.persistDeadLetter(failure);
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      this.#logger.error(
+        { err: error, eventId: failure.id, partition: failure.partition, offset: failure.offset },
+        'dead letter could not be stored; the event is skipped',
+      );
+      return;
+    }
+    this.#deadLettered(failure, form);
   }
 
   async #persist(processed: ProcessedEvent[], dead: FailedEvent[]): Promise<void> {
@@ -174,24 +264,30 @@ export class Worker {
         (now - event.acceptedAt.getTime()) / 1000,
       );
     }
-    for (const failure of dead) {
-      this.#metrics.eventsDeadLettered.inc({
-        topic: failure.topic,
-        type: this.#metrics.eventType(failure.type),
-        broker: this.#brokerName,
+    for (const failure of dead) this.#deadLettered(failure);
+  }
+
+  /** Counts and logs a stored dead letter; `form` when it was stored on its own. */
+  #deadLettered(failure: FailedEvent, form?: DeadLetterForm): void {
+    this.#metrics.eventsDeadLettered.inc({
+      topic: failure.topic,
+      type: this.#metrics.eventType(failure.type),
+      broker: this.#brokerName,
+      reason: failure.reason,
+    });
+    this.#logger.warn(
+      {
+        eventId: failure.id,
+        correlationId: failure.headers.correlation_id,
         reason: failure.reason,
-      });
-      this.#logger.warn(
-        {
-          eventId: failure.id,
-          correlationId: failure.headers.correlation_id,
-          reason: failure.reason,
-          errorCode: failure.errorCode,
-          error: failure.error,
-        },
-        'event dead-lettered',
-      );
-    }
+        errorCode: failure.errorCode,
+        error: failure.error,
+        partition: failure.partition,
+        offset: failure.offset,
+        ...(form === undefined || form === 'jsonb' ? {} : { storedAs: form }),
+      },
+      'event dead-lettered',
+    );
   }
 
   /** A transient failure of `message` (at `index`): count the attempt, back off or give up. */
@@ -200,12 +296,29 @@ export class Worker {
     index: number,
     failure: FailedEvent,
   ): Promise<BatchOutcome> {
-    let attempts: number;
+    let record: AttemptRecord;
     try {
-      attempts = await this.#store.recordAttempt(failure);
+      record = await this.#store.recordAttempt(failure);
     } catch (error) {
-      return { handled: index, retryAfterMs: this.#storeUnavailable(error).retryAfterMs ?? 0 };
+      if (isRetryable(error)) return this.#storeFailed(error, [message], 0, index);
+      // Even the attempt cannot be recorded (the store refuses what it holds): it would be
+      // refused the same way on every try, so it is dead-lettered now.
+      try {
+        await this.#storeDeadLetter({
+          ...failure,
+          reason: 'persist_failed',
+          errorCode: ErrorCodes.STORE_REFUSED,
+          error: `${failure.error}; its retry could not be recorded: ${describeError(error)}`,
+        });
+      } catch (unavailable) {
+        return this.#storeFailed(unavailable, [message], 0, index);
+      }
+      return { handled: index + 1 };
     }
+    if (record.operatorRequest !== undefined) {
+      return this.#applyOperatorRequest(message, index, failure, record.operatorRequest);
+    }
+    const { attempts } = record;
     const context = {
       eventId: message.id,
       correlationId: message.headers.correlation_id,
@@ -214,9 +327,9 @@ export class Worker {
     // `attempts` failures so far: the first try plus attempts − 1 retries.
     if (attempts > this.#options.retry.maxAttempts) {
       try {
-        await this.#persist([], [{ ...failure, reason: 'retries_exhausted' }]);
+        await this.#storeDeadLetter({ ...failure, reason: 'retries_exhausted' });
       } catch (error) {
-        return { handled: index, retryAfterMs: this.#storeUnavailable(error).retryAfterMs ?? 0 };
+        return this.#storeFailed(error, [message], 0, index);
       }
       return { handled: index + 1 };
     }
@@ -234,6 +347,62 @@ export class Worker {
     return { handled: index, retryAfterMs };
   }
 
+  /**
+   * An operator asked to dead-letter `message`, which holds its partition (see
+   * OperatorRequest): it is dead-lettered as `operator`, with who asked and its last error,
+   * and the partition moves on.
+   */
+  async #applyOperatorRequest(
+    message: DeliveredMessage,
+    index: number,
+    failure: FailedEvent,
+    request: OperatorRequest,
+  ): Promise<BatchOutcome> {
+    const note = request.note === undefined ? '' : ` (${request.note})`;
+    const letter: FailedEvent = {
+      ...failure,
+      reason: 'operator',
+      operator: request.requestedBy,
+      error: `dead-lettered by ${request.requestedBy} at ${request.requestedAt}${note}; last error: ${failure.error}`,
+    };
+    try {
+      await this.#storeDeadLetter(letter);
+      await this.#store.completeOperatorRequest(request.eventId, request.generation);
+    } catch (error) {
+      // Not #storeFailed: that would look for this same request again.
+      return { ...this.#storeUnavailable(error), handled: index };
+    }
+    this.#logger.warn(
+      { eventId: message.id, partition: message.partition, operator: request.requestedBy },
+      'event dead-lettered by an operator; its partition moves on',
+    );
+    return { handled: index + 1 };
+  }
+
+  /**
+   * The store failed transiently while handling `batch` from `from` on (the first `handled`
+   * of the whole batch, `handledBefore`, are done): back off, and count it towards the
+   * database breaker. Where the database still answers (a lock or statement timeout on this
+   * batch, not a lost connection), an operator may have asked to dead-letter the message that
+   * holds the partition: that is done instead.
+   */
+  async #storeFailed(
+    error: unknown,
+    batch: readonly DeliveredMessage[],
+    from: number,
+    handledBefore = from,
+  ): Promise<BatchOutcome> {
+    const outcome = { ...this.#storeUnavailable(error), handled: handledBefore };
+    const head = batch[from];
+    if (head === undefined || isConnectionError(error)) return outcome;
+    const request = await this.#store
+      .operatorRequest(head.id, head.generation)
+      .catch(() => undefined);
+    if (request === undefined) return outcome;
+    const failure = failureOf(head, 'transient', error);
+    return this.#applyOperatorRequest(head, handledBefore, failure, request);
+  }
+
   #storeUnavailable(error: unknown): BatchOutcome {
     this.#storeFailures++;
     this.#metrics.batchFailures.inc();
@@ -249,26 +418,13 @@ export class Worker {
     );
     return { handled: 0, retryAfterMs };
   }
+}
 
-  /** The store refused the batch for good: persist event by event, dead-letter the refused. */
-  async #persistOneByOne(
-    batch: readonly DeliveredMessage[],
-    processed: ProcessedEvent[],
-    dead: FailedEvent[],
-    batchError: unknown,
-  ): Promise<void> {
-    this.#logger.warn({ err: batchError }, 'batch refused by the store; persisting one by one');
-    const byId = new Map(batch.map((m) => [m.id, m]));
-    const refused: FailedEvent[] = [];
-    for (const event of processed) {
-      try {
-        await this.#persist([event], []);
-      } catch (error) {
-        const message = byId.get(event.id);
-        if (isRetryable(error) || message === undefined) throw error;
-        refused.push(failureOf(message, 'persist_failed', error));
-      }
-    }
-    await this.#persist([], [...dead, ...refused]);
-  }
+/** One event of a batch on its way to the store: processed, or dead-lettered by a stage. */
+interface Item {
+  /** Its index in the batch. */
+  index: number;
+  message: DeliveredMessage;
+  processed?: ProcessedEvent;
+  dead?: FailedEvent;
 }

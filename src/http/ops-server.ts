@@ -5,9 +5,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { StalledShard } from '../app/stall-detector.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem, problem } from './problem.ts';
-import { checkReadiness, notReadyProblem, type Probe } from './readiness.ts';
+import { checkReadiness, notReadyProblem, type Probe, stallReadiness } from './readiness.ts';
 
 export interface OpsServerOptions {
   host: string;
@@ -16,6 +17,8 @@ export interface OpsServerOptions {
   metrics: Metrics;
   /** What must answer for the process to be ready (see readiness.ts). */
   readiness: Record<string, Probe>;
+  /** Stalled partitions, reported by /health/ready without making it fail (see readiness.ts). */
+  stalls?: () => readonly StalledShard[];
 }
 
 export interface OpsServer {
@@ -38,7 +41,8 @@ const ROUTES = ['/health/live', '/health/ready', '/metrics'];
 /**
  * Listens on `host:port` and answers `GET /health/live` (the process answers), `GET
  * /health/ready` (every readiness probe succeeds; 503 problem+json naming the failing ones
- * otherwise) and `GET /metrics` (the process's Prometheus registry).
+ * otherwise; stalled partitions listed either way) and `GET /metrics` (the process's
+ * Prometheus registry).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const server = createServer((request, response) => {
@@ -85,7 +89,10 @@ async function answer(request: IncomingMessage, options: OpsServerOptions): Prom
   }
   if (path === '/health/ready') {
     const { ready, checks } = await checkReadiness(options.readiness);
-    return ready ? json(200, { status: 'ready', checks }) : problemAnswer(notReadyProblem(checks));
+    const stalls = stallReadiness(options.stalls?.() ?? []);
+    return ready
+      ? json(200, { status: 'ready', checks, ...stalls })
+      : problemAnswer({ ...notReadyProblem(checks), ...stalls });
   }
   const { registry } = options.metrics;
   return { status: 200, contentType: registry.contentType, body: await registry.metrics() };

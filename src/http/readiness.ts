@@ -3,6 +3,7 @@
  * `/health/ready` and the ops server of processes without the API, so every role reports its
  * checks under the same names, the same way.
  */
+import type { StalledShard } from '../app/stall-detector.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import { type Problem, problem } from './problem.ts';
@@ -67,4 +68,45 @@ async function outcomeOf(probe: Probe, timeoutMs: number): Promise<string> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A stalled partition as readiness, the summary and the partitions API report it. */
+export interface StalledPartitionJson {
+  group: string;
+  topic?: string;
+  partition: number;
+  lag: number;
+  committed_offset: number;
+  /** The event that holds it, where the broker can tell. */
+  head_event_id?: string;
+  stalled_since: string;
+  stalled_for_s: number;
+}
+
+export function stalledPartitionJson(shard: StalledShard): StalledPartitionJson {
+  return {
+    group: shard.group,
+    ...(shard.topic === undefined ? {} : { topic: shard.topic }),
+    partition: shard.partition,
+    lag: shard.lag,
+    committed_offset: shard.committed,
+    ...(shard.headEventId === undefined ? {} : { head_event_id: shard.headEventId }),
+    stalled_since: shard.since.toISOString(),
+    stalled_for_s: Math.round(shard.stalledForMs / 100) / 10,
+  };
+}
+
+/**
+ * What a readiness answer says about stalled partitions. A stall is reported, never a reason
+ * to answer 503: readiness only decides whether Kubernetes routes traffic to a pod and whether
+ * a rollout may go on. A worker is behind no Service, so "not ready" would route nothing away;
+ * every worker of the group sees the same stall (it is the partition's, not the process's), so
+ * all of them would turn unready at once, and a rolling update that brings the fix would wait
+ * for new pods that can never become ready. An operator needs the stall named, with the event
+ * that holds it: here, in herald_partition_stalled (alerted on), and in the dashboard.
+ */
+export function stallReadiness(stalls: readonly StalledShard[]): {
+  stalled_partitions: StalledPartitionJson[];
+} {
+  return { stalled_partitions: stalls.map(stalledPartitionJson) };
 }

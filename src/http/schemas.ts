@@ -236,6 +236,13 @@ export const deadLetter = {
     last_failed_at: { type: 'string' },
     replay_count: { type: 'integer' },
     accepted_at: { type: 'string' },
-    payload: { type: 'object', additionalProperties: true },
+    payload: { type: ['object', 'null'], additionalProperties: true },
+    payload_text: {
+      type: ['string', 'null'],
+      description: 'JSON text of what was received, where jsonb could not hold it (payload null)',
+    },
+    partition: { type: ['integer', 'null'] },
+    offset: { type: ['integer', 'null'] },
+    operator: { type: ['string', 'null'], description: 'who dead-lettered it by hand' },
   },
 } as const;

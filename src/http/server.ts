@@ -13,6 +13,7 @@ import type { AnalyticsService } from '../app/analytics.ts';
 import type { ApiKeyService } from '../app/api-keys.ts';
 import type { IngestService } from '../app/ingest.ts';
 import type { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts';
+import type { StalledShard } from '../app/stall-detector.ts';
 import type { UserService } from '../app/users.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -37,6 +38,7 @@ import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { partitionRoutes } from './routes/partitions.ts';
 import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
@@ -72,6 +74,8 @@ export interface ServerDependencies {
   requestTimeoutMs: number;
   maxJsonDepth: number;
   overload: { maxEventLoopDelayMs: number; maxPendingEvents: number };
+  /** Stalled partitions (the stall detector's): readiness, the summary, /api/v1/partitions. */
+  stalls?: () => readonly StalledShard[];
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -266,6 +270,13 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     metrics: deps.metrics,
     workerGroup: deps.workerGroup,
     startedAt: new Date(),
+    ...(deps.stalls === undefined ? {} : { stalls: deps.stalls }),
+  });
+  await app.register(partitionRoutes, {
+    broker: deps.broker,
+    store: deps.store,
+    workerGroup: deps.workerGroup,
+    stalls: deps.stalls ?? (() => []),
   });
   return app;
 }

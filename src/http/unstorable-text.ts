@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { storableText } from '../domain/postgres-limits.ts';
+import { textRefusal } from '../domain/postgres-limits.ts';
 import { problem, sendProblem } from './problem.ts';
 
-const unstorable = (text: string) => !storableText(text);
+const unstorable = (text: string) => textRefusal(text) !== undefined;
 
 /**
  * The path (`data.formula`, `events.3.user_id`, `query.user_id`) of the first key or string in

@@ -128,6 +128,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Kept by the stall detector (src/app/stall-detector.ts) each time it looks at the broker.
+  readonly partitionStalled = new client.Gauge({
+    name: 'herald_partition_stalled',
+    help: "1 while a partition's committed offset has not moved for STALL_AFTER_MS with events waiting, else 0",
+    labelNames: ['group', 'partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly partitionCommitAge = new client.Gauge({
+    name: 'herald_partition_commit_age_seconds',
+    help: "Seconds since a partition's committed offset last moved while events wait (0 when none wait)",
+    labelNames: ['group', 'partition'] as const,
+    registers: [this.registry],
+  });
+
   // Lag and depth are read from the broker when scraped (see watchBroker), not kept up to date.
   #lagSource: { broker: Pick<Broker, 'lag'>; groups: readonly string[] } | undefined;
   #lagReading: Promise<void> | undefined;

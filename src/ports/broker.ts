@@ -25,6 +25,12 @@ export interface DeliveredMessage extends OutgoingMessage {
   offset: number;
   acceptedAt: Date;
   generation: number;
+  /**
+   * Set when the broker holds something that is not a Herald message: a value that is not a
+   * JSON object, say, written by another producer. `value` is then `{}` and `raw` is what was
+   * there; the pipeline dead-letters it as poison instead of the consumer failing on it.
+   */
+  malformed?: { reason: string; raw: string };
 }
 
 export type PublishStatus = 'appended' | 'duplicate';
@@ -70,12 +76,34 @@ export interface PartitionLag {
   lag: number;
 }
 
+/**
+ * Where a consumer group stands on one shard of the log (a partition of the Postgres log, a
+ * topic's partition on Kafka and Redis): what stall detection watches.
+ */
+export interface ShardPosition {
+  /** The shard's topic where the broker keeps a log per topic (Kafka, Redis); absent on the
+   * Postgres log, whose partitions carry every topic. */
+  topic?: string;
+  partition: number;
+  /** The last offset the group committed (-1 before any); it moves whenever the group does. */
+  committed: number;
+  /** Messages after `committed` (Postgres: offsets, duplicates' gaps included). */
+  lag: number;
+  /**
+   * The first message after `committed`, where the broker can tell: always on Postgres and
+   * Redis; on Kafka only for the partitions a consumer of this process holds.
+   */
+  head?: { id: string; offset: number; generation: number };
+}
+
 export interface Broker {
   readonly name: string;
   /** Resolves once every message is durable in the broker. */
   publish(messages: readonly OutgoingMessage[]): Promise<PublishResult[]>;
   consume(options: ConsumerOptions): Promise<Consumer>;
   lag(group: string): Promise<PartitionLag[]>;
+  /** Each shard's committed offset, lag and head message for `group` (see ShardPosition). */
+  positions(group: string): Promise<ShardPosition[]>;
   /** Throws when the broker cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -71,6 +71,9 @@ class WatchedBroker implements Broker {
   lag(group: string) {
     return this.#inner.lag(group);
   }
+  positions(group: string) {
+    return this.#inner.positions(group);
+  }
   ping() {
     return this.#inner.ping();
   }

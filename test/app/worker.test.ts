@@ -139,3 +139,44 @@ test('a redelivered batch changes nothing: persisting is idempotent on the event
   const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM processed_events`);
   assert.equal(row?.n, 1);
 });
+
+for (const database of ['embedded', 'postgres'] as const) {
+  test(`a formula with an emoji is dead-lettered at once and nothing behind it waits [${database}]`, async (t) => {
+    const { url, metrics } = await startTestPlatform(t, { QUEUE_PARTITIONS: '2' }, { database });
+    const chemical = (formula: string, molecule: string) => ({
+      type: 'chemical',
+      molecule_id: molecule,
+      researcher: 'R',
+      data: { formula },
+    });
+    const sent = await postJson(`${url}/api/v1/events/batch`, [
+      chemical('C😀', 'mol_emoji'),
+      chemical('H2O', 'mol_emoji'),
+      ...Array.from({ length: 40 }, (_, i) => chemical('CH4', `mol_${i}`)),
+      chemical('(H2O)1000000000', 'mol_emoji'),
+    ]);
+    assert.equal(sent.status, 202);
+    const ids = (sent.body.results as { event_id: string }[]).map((r) => r.event_id);
+    const [emoji, water, ...rest] = ids;
+    const absurd = rest.pop();
+    const dead = await statusOf(url, emoji ?? '', 'dead_lettered');
+    const failure = dead.failure as { reason: string; lastError: string };
+    assert.equal(failure.reason, 'invalid');
+    assert.equal(
+      failure.lastError,
+      `data.formula "C😀" is not a chemical formula: unexpected character '😀' (at 1)`,
+    );
+    const processed = await statusOf(url, water ?? '', 'processed');
+    assert.ok(
+      new Date(processed.processed_at as string).getTime() >=
+        new Date((dead.failure as { lastFailedAt: string }).lastFailedAt).getTime(),
+      'the later event of the same molecule did not overtake it',
+    );
+    await statusOf(url, absurd ?? '', 'dead_lettered');
+    for (const id of rest) await statusOf(url, id, 'processed');
+    const breaker = (await metrics.registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'herald_circuit_breaker_state',
+    );
+    assert.equal(breaker?.values[0]?.value, 0, 'the database breaker stayed closed');
+  });
+}

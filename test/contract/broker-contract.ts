@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, type TestContext, test } from 'node:test';
+import { StallDetector } from '../../src/app/stall-detector.ts';
 import type {
   BatchOutcome,
   Broker,
@@ -13,7 +14,9 @@ import type {
   ConsumerOptions,
   DeliveredMessage,
   OutgoingMessage,
+  ShardPosition,
 } from '../../src/ports/broker.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 import { eventually } from '../helpers/eventually.ts';
 
 export interface ContractSubject {
@@ -350,6 +353,77 @@ export function brokerContract(
       );
     });
 
+    test("positions give each shard its committed offset, lag and head, and follow the group's commits", async (t) => {
+      const { broker } = await openBroker(t, { partitions: 1, sessionMs: 3000 });
+      const g = uniqueTopic('group');
+      const topic = uniqueTopic('analytics');
+      await broker.publish(range(5).map((i) => message(topic, `m${i}`, 'u1', i)));
+      let release = false;
+      const offsets = new Map<string, number>();
+      await consume(t, broker, { group: g, consumerId: 'c', topics: [topic] }, [], {
+        handler: async (batch) => {
+          for (const m of batch) offsets.set(m.id, m.offset);
+          // Held at m2 until released: the handled prefix m0, m1 is committed.
+          if (!release) return { handled: batch[0]?.id === 'm2' ? 0 : 2, retryAfterMs: 50 };
+          return { handled: batch.length };
+        },
+      });
+      const held = await until(async () => {
+        const shard = shardOf(await broker.positions(g), topic);
+        return shard?.lag === 3 && shard.head?.id === 'm2' ? shard : undefined;
+      }, 'the group held at m2');
+      assert.equal(held.committed, offsets.get('m1'), 'committed through the handled prefix');
+      assert.equal(held.head?.offset, offsets.get('m2'));
+      assert.equal(held.head?.generation, 0);
+      release = true;
+      const done = await until(async () => {
+        const shard = shardOf(await broker.positions(g), topic);
+        return shard?.lag === 0 ? shard : undefined;
+      }, 'lag 0');
+      assert.equal(done.committed, offsets.get('m4'));
+      assert.equal(done.head, undefined, 'nothing waits');
+    });
+
+    test('a shard held at one message is reported stalled, with the message, until it moves again', async (t) => {
+      const { broker } = await openBroker(t, { partitions: 1, sessionMs: 3000 });
+      const g = uniqueTopic('group');
+      const topic = uniqueTopic('analytics');
+      await broker.publish(range(3).map((i) => message(topic, `m${i}`, 'u1', i)));
+      let release = false;
+      await consume(t, broker, { group: g, consumerId: 'c', topics: [topic] }, [], {
+        handler: async (batch) =>
+          release || batch[0]?.id !== 'm1'
+            ? { handled: release ? batch.length : 1, retryAfterMs: 50 }
+            : { handled: 0, retryAfterMs: 50 },
+      });
+      const { logger, lines } = capturingLogger();
+      const stalls = new StallDetector(broker, {
+        groups: [g],
+        stallAfterMs: 400,
+        pollMs: 50,
+        logger,
+      });
+      stalls.start();
+      t.after(() => stalls.stop());
+      const [stalled] = await until(() => {
+        const found = stalls.stalled().filter((s) => s.topic === topic || s.topic === undefined);
+        return found.length > 0 ? found : undefined;
+      }, 'the stall');
+      assert.equal(stalled?.headEventId, 'm1');
+      assert.equal(stalled?.lag, 2);
+      assert.ok((stalled?.stalledForMs ?? 0) >= 400);
+      await until(
+        () => (lines.some((l) => String(l.msg).startsWith('partition stalled')) ? true : undefined),
+        'the log line',
+      );
+      release = true;
+      await until(() => (stalls.stalled().length === 0 ? true : undefined), 'moving again');
+      await until(
+        () => (lines.some((l) => l.msg === 'partition moving again') ? true : undefined),
+        'the recovery log line',
+      );
+    });
+
     test('ping answers while the broker is reachable', async (t) => {
       const { broker } = await openBroker(t, { partitions: 1, sessionMs: 3000 });
       await broker.ping();
@@ -397,6 +471,14 @@ function message(
     value: { seq, key },
     headers: { correlation_id: `c-${id}`, ...headers },
   };
+}
+
+/** The position of `topic`'s only shard (Kafka, Redis), or of the shard with lag (Postgres). */
+function shardOf(positions: ShardPosition[], topic: string): ShardPosition | undefined {
+  const own = positions.filter((p) => p.topic === topic);
+  if (own.length > 0) return own[0];
+  const logs = positions.filter((p) => p.topic === undefined);
+  return logs.find((p) => p.lag > 0 || p.committed >= 0) ?? logs[0];
 }
 
 export function uniqueTopic(family: string): string {

@@ -128,3 +128,72 @@ test('/dashboard redirects to the app, which is served with its assets', async (
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
 });
+
+test('a stalled partition shows in red and is unblocked from the dashboard; the failure rate names its window and counts retrying events', async (t) => {
+  await ensureDashboardBuilt();
+  const { url } = await startTestPlatform(
+    t,
+    {
+      QUEUE_PARTITIONS: '2',
+      STALL_AFTER_MS: '300',
+      RETRY_BASE_MS: '100',
+      RETRY_MAX_MS: '300',
+      RETRY_MAX_ATTEMPTS: '100',
+    },
+    {
+      stages: [
+        ...defaultStages,
+        {
+          name: 'downstream',
+          run({ message }) {
+            if (message.id === 'wedged') {
+              throw new HeraldError(ErrorCodes.TRANSIENT, 'downstream unavailable', {
+                retryable: true,
+              });
+            }
+          },
+        },
+      ],
+    },
+  );
+  await postJson(`${url}/events`, { id: 'wedged', event_type: 'purchase', user_id: 'ann' });
+
+  const browser = await launchChromium(t);
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('dialog', (dialog) => void dialog.accept());
+  await page.goto(`${url}/dashboard`);
+
+  const stalled = page.locator('[data-testid^="partition-"][data-stalled="true"]');
+  await stalled.waitFor({ timeout: 30_000 });
+  assert.equal(await stalled.count(), 1);
+  // Runs in the page, where getComputedStyle is a global (not in Node's types).
+  const color = await stalled.evaluate(
+    (el) =>
+      (
+        globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }
+      ).getComputedStyle(el).color,
+  );
+  assert.equal(color, 'rgb(220, 38, 38)', 'the stalled partition is red');
+  assert.match((await stalled.getAttribute('title')) ?? '', /stalled for .* held by wedged/);
+
+  // One event, retrying for ever: a failure, not 0.0 %.
+  const failureTile = page.getByTestId('stat-failure_rate');
+  await failureTile.filter({ hasText: '100.0 %' }).waitFor();
+  const label = await page.locator('.tile', { has: failureTile }).locator('.label').textContent();
+  assert.match(label ?? '', /last 60 s/i);
+
+  await stalled.locator('button', { hasText: 'Dead-letter head' }).click();
+  await page
+    .getByTestId('unblock-message')
+    .filter({ hasText: 'Asked to dead-letter wedged' })
+    .waitFor();
+  await eventually(async () => {
+    const { body } = await getJson(`${url}/api/v1/events/wedged`);
+    return body.status === 'dead_lettered' ? body : undefined;
+  });
+  await stalled.waitFor({ state: 'detached', timeout: 30_000 });
+  assert.equal((await getJson(`${url}/api/v1/dead-letters/wedged`)).body.reason, 'operator');
+  assert.deepEqual(pageErrors, [], 'no errors in the page');
+});

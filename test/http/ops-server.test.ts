@@ -56,6 +56,7 @@ test('a worker-only process answers /health/live and /health/ready on OPS_PORT o
   assert.deepEqual(JSON.parse(ready.text), {
     status: 'ready',
     checks: { database: 'ok', broker: 'ok', consumer: 'ok' },
+    stalled_partitions: [],
   });
 });
 
@@ -108,6 +109,60 @@ test('readiness is 503 problem+json naming the database while it is down, and 20
   );
   // Before the cluster is removed (cleanups run in the order registered).
   await worker.stop();
+});
+
+test("a stalled partition is reported by the worker's readiness with the event at its head, which stays 200", async (t) => {
+  const worker = await startWorker(t, { STALL_AFTER_MS: '300', QUEUE_PARTITIONS: '2' });
+  const { opsUrl, db, broker } = worker;
+  const [published] = await broker.publish([
+    {
+      id: 'behind-a-hung-consumer',
+      topic: 'events',
+      key: 'k',
+      type: 'click',
+      value: { event_type: 'click', user_id: 'k' },
+      headers: {},
+    },
+  ]);
+  assert.equal(published?.status, 'appended');
+  // A consumer that took the partition and hangs: its lease keeps every other one away.
+  const [row] = await db.query<{ partition: number }>(
+    `UPDATE consumer_leases SET owner = 'hung', lease_expires_at = now() + interval '1 hour'
+     WHERE group_id = $1 AND partition = (SELECT partition FROM raw_events WHERE event_id = $2)
+     RETURNING partition`,
+    [WORKER_GROUP, 'behind-a-hung-consumer'],
+  );
+  const ready = await eventually(async () => {
+    const answer = await get(`${opsUrl}/health/ready`);
+    const body = JSON.parse(answer.text);
+    return body.stalled_partitions?.length > 0 ? { answer, body } : undefined;
+  });
+  assert.equal(ready.answer.status, 200, 'a stall is reported, not a reason to be unready');
+  assert.deepEqual(
+    ready.body.stalled_partitions.map(
+      (s: { group: string; partition: number; head_event_id: string; lag: number }) => [
+        s.group,
+        s.partition,
+        s.head_event_id,
+        s.lag,
+      ],
+    ),
+    [[WORKER_GROUP, row?.partition, 'behind-a-hung-consumer', 1]],
+  );
+  const metrics = (await get(`${opsUrl}/metrics`)).text;
+  assert.ok(
+    metrics.includes(
+      `herald_partition_stalled{group="${WORKER_GROUP}",partition="${row?.partition}"} 1`,
+    ),
+  );
+  // The hung consumer's lease runs out: the partition moves, the stall is gone.
+  await db.query(
+    `UPDATE consumer_leases SET owner = NULL, lease_expires_at = NULL WHERE owner = 'hung'`,
+  );
+  await eventually(async () => {
+    const body = JSON.parse((await get(`${opsUrl}/health/ready`)).text);
+    return body.stalled_partitions.length === 0 ? true : undefined;
+  });
 });
 
 test('stop() closes the ops server', async (t) => {

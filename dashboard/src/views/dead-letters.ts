@@ -8,6 +8,7 @@ const REASONS = [
   'poison',
   'retries_exhausted',
   'persist_failed',
+  'operator',
   'schema_violation',
 ];
 
@@ -110,6 +111,7 @@ registerView({
               ['type', l.type],
               ['key', l.key],
               ['reason', l.reason],
+              ...(l.operator ? ([['by', l.operator]] as const) : []),
               ['error code', l.error_code],
               ['error', l.last_error],
               ['attempts', String(l.attempts)],
@@ -133,8 +135,14 @@ registerView({
           ),
           h('a', { href: `#/events?id=${encodeURIComponent(l.id)}` }, 'Event status →'),
         ),
-        h('h4', {}, 'Payload'),
-        jsonBlock(l.payload),
+        h(
+          'h4',
+          {},
+          l.payload === null ? 'Payload (as received: the store could not hold it)' : 'Payload',
+        ),
+        l.payload === null
+          ? h('pre', { class: 'json' }, l.payload_text ?? '(not kept: a minimal record)')
+          : jsonBlock(l.payload),
       );
     };
 

@@ -1,4 +1,4 @@
-import { getJson, getText, type Summary } from '../api.ts';
+import { getJson, getText, postJson, type Summary, type UnblockResult } from '../api.ts';
 import { LiveChart } from '../chart.ts';
 import { formatNumber, h } from '../dom.ts';
 import { bucketDelta, histogramBuckets, parseMetrics, quantile, type Sample } from '../prom.ts';
@@ -10,6 +10,22 @@ interface Previous {
   e2e: Map<number, number>;
   http: Map<number, number>;
   retries: number;
+}
+
+/** The failure-rate tile's window. */
+const FAILURE_WINDOW_MS = 60_000;
+
+/**
+ * Failures as a share of what was handled over the window: the events dead-lettered in it
+ * plus those retrying now (an event retrying for ever is a failure, not a 0.0 %), over the
+ * events processed and dead-lettered in it plus those retrying.
+ */
+function failureRate(oldest: Summary, now: Summary): number {
+  const dead = Math.max(0, now.dead_lettered - oldest.dead_lettered);
+  const processed = Math.max(0, now.processed - oldest.processed);
+  const failing = dead + now.failed;
+  const handled = processed + failing;
+  return handled > 0 ? (100 * failing) / handled : 0;
 }
 
 const isIngest = (labels: Record<string, string>) =>
@@ -38,13 +54,23 @@ registerView({
           ['throughput', 'Processed / s'],
           ['dead_lettered', 'Dead letters'],
           ['failing', 'Failing (retrying)'],
-          ['failure_rate', 'Failure rate'],
+          ['failure_rate', 'Failure rate · last 60 s'],
           ['queue_depth', 'Queue depth'],
           ['e2e_p95', 'End-to-end p95'],
         ] as const
       ).map(([id, label]) => [id, tile(id, label)]),
     );
     const status = h('p', { class: 'muted', 'data-testid': 'overview-status' }, 'connecting…');
+    const failureTile = stats.failure_rate?.[0];
+    failureTile?.setAttribute(
+      'title',
+      'Dead-lettered in the last 60 s plus events retrying now, over the events processed or dead-lettered in that time plus those retrying',
+    );
+    const unblockMessage = h('p', {
+      class: 'message',
+      'data-testid': 'unblock-message',
+      role: 'status',
+    });
     const charts = ['throughput', 'latency', 'lag', 'failures'].map((id) =>
       h('div', { class: 'chart', id: `chart-${id}` }),
     );
@@ -55,6 +81,7 @@ registerView({
       h('section', { class: 'charts' }, ...charts),
       h('h3', {}, 'Consumer lag by partition'),
       partitions,
+      unblockMessage,
     );
     const [throughputEl, latencyEl, lagEl, failuresEl] = charts as unknown as [
       HTMLElement,
@@ -88,6 +115,8 @@ registerView({
     );
 
     let previous: Previous | undefined;
+    // Summaries of the failure-rate window, oldest first.
+    const window: { at: number; summary: Summary }[] = [];
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -130,7 +159,6 @@ registerView({
           };
           const e2eP95 = ms(0.95, e2eWindow);
           set('throughput', formatNumber(processed));
-          set('failure_rate', `${failureRateOf(accepted, dead).toFixed(1)} %`);
           if (e2eP95 !== null) set('e2e_p95', `${e2eP95} ms`);
           throughput.push(at, [accepted, processed, dead]);
           latency.push(at, [
@@ -140,31 +168,78 @@ registerView({
             ms(0.95, bucketDelta(http, previous.http)),
           ]);
           failures.push(at, [failureRateOf(accepted, dead), rate(retries, previous.retries)]);
-        } else {
-          set(
-            'failure_rate',
-            `${failureRateOf(summary.accepted, summary.dead_lettered).toFixed(1)} %`,
-          );
         }
+        // The oldest sample kept is the last one at or before the window's start (the first
+        // look, until the page has been open that long).
+        window.push({ at, summary });
+        while (window.length > 1 && (window[1]?.at ?? at) <= at - FAILURE_WINDOW_MS) window.shift();
+        set('failure_rate', `${failureRate(window[0]?.summary ?? summary, summary).toFixed(1)} %`);
         const worst = summary.partitions.reduce((m, p) => Math.max(m, p.lag), 0);
         lag.push(at, [summary.queue_depth, worst]);
-        partitions.replaceChildren(
-          ...summary.partitions.map((p) =>
-            h(
-              'div',
-              { class: 'partition', title: `partition ${p.partition}: ${p.lag} behind` },
-              h('span', {}, String(p.partition)),
-              h('meter', { min: '0', max: String(Math.max(worst, 1)), value: String(p.lag) }),
-              h('span', {}, String(p.lag)),
-            ),
-          ),
-        );
+        partitions.replaceChildren(...summary.partitions.map((p) => partitionRow(p, worst)));
         previous = { at, summary, e2e, http, retries };
       } catch (error) {
         status.textContent = `cannot read the API: ${(error as Error).message}`;
       }
       if (!stopped) timer = setTimeout(tick, interval);
     };
+    const partitionRow = (p: Summary['partitions'][number], worst: number) => {
+      const title = p.stalled
+        ? `partition ${p.partition}: stalled for ${p.stalled_for_s ?? 0} s with ${p.lag} waiting${p.head_event_id ? `, held by ${p.head_event_id}` : ''}`
+        : `partition ${p.partition}: ${p.lag} behind`;
+      const row = h(
+        'div',
+        {
+          class: p.stalled ? 'partition stalled' : 'partition',
+          title,
+          'data-testid': `partition-${p.partition}`,
+          'data-stalled': p.stalled ? 'true' : 'false',
+        },
+        h('span', {}, String(p.partition)),
+        h('meter', { min: '0', max: String(Math.max(worst, 1)), value: String(p.lag) }),
+        h(
+          'span',
+          {},
+          p.stalled ? `${p.lag} · stalled ${Math.round(p.stalled_for_s ?? 0)} s` : String(p.lag),
+        ),
+      );
+      const head = p.head_event_id;
+      if (p.stalled && head !== undefined) {
+        row.append(
+          h(
+            'button',
+            {
+              class: 'danger',
+              'data-testid': `unblock-${p.partition}`,
+              title: `dead-letter ${head}, the event holding partition ${p.partition}`,
+              onclick: () => void unblock(p.partition, head),
+            },
+            'Dead-letter head…',
+          ),
+        );
+      }
+      return row;
+    };
+
+    const unblock = async (partition: number, eventId: string) => {
+      const path = `/api/v1/partitions/${partition}/dead-letter-head`;
+      const say = (text: string, kind: 'ok' | 'error') => {
+        unblockMessage.textContent = text;
+        unblockMessage.className = `message ${kind}`;
+      };
+      try {
+        const dry = await postJson<UnblockResult>(path, { event_id: eventId, dry_run: true });
+        if (
+          !confirm(`Dead-letter ${eventId}? It holds partition ${partition} (${dry.lag} waiting).`)
+        )
+          return;
+        const done = await postJson<UnblockResult>(path, { event_id: eventId });
+        say(`Asked to dead-letter ${done.event_id}: ${done.detail}.`, 'ok');
+      } catch (error) {
+        say((error as Error).message, 'error');
+      }
+    };
+
     void tick();
     return () => {
       stopped = true;

@@ -1,3 +1,4 @@
+import { DEAD_LETTER_REASONS } from '../../ports/event-store.ts';
 import {
   ApiError,
   baseUrl,
@@ -16,14 +17,6 @@ import {
   UsageError,
 } from './common.ts';
 
-export const DEAD_LETTER_REASONS = [
-  'invalid',
-  'poison',
-  'retries_exhausted',
-  'persist_failed',
-  'schema_violation',
-] as const;
-
 const help = `herald dlq: inspect, replay and purge dead letters
 
 Usage:
@@ -37,7 +30,8 @@ Usage:
 
 Filters (all must match):
   --type T             event type, e.g. molecule_submitted
-  --reason R           invalid | poison | retries_exhausted | persist_failed | schema_violation
+  --reason R           invalid | poison | retries_exhausted | persist_failed | operator |
+                       schema_violation
   --since T            failed last at or after T: ISO 8601, or a duration ago (15m, 2h, 7d)
   --until T            failed last before T (same forms)
 

@@ -8,6 +8,7 @@ import { eventsCommand } from './events.ts';
 import { keysCommand } from './keys.ts';
 import { loadTestCommand } from './load-test.ts';
 import { monitorCommand } from './monitor.ts';
+import { partitionsCommand } from './partitions.ts';
 import { produceCommand } from './produce.ts';
 import { schemasCommand } from './schemas.ts';
 import { usersCommand } from './users.ts';
@@ -20,6 +21,7 @@ export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
     loadTestCommand,
     monitorCommand,
     dlqCommand,
+    partitionsCommand,
     eventsCommand,
     keysCommand,
     usersCommand,

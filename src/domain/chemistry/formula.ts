@@ -79,6 +79,21 @@ const isLower = (c: string | undefined): boolean => c !== undefined && c >= 'a' 
 const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t';
 const isSign = (c: string | undefined): boolean => c === '+' || c === '-';
 
+/**
+ * The whole character at UTF-16 offset `at`, for quoting in a message: an astral one (an
+ * emoji) is two code units, and half of it is not text anyone can read or store. An unpaired
+ * surrogate (no character at all) and a control character (NUL …) are quoted as their escape,
+ * `\ud83d`, `\u0000`.
+ */
+function characterAt(text: string, at: number): string {
+  const code = text.codePointAt(at);
+  if (code === undefined) return '';
+  if (code < 0x20 || (code >= 0xd800 && code <= 0xdfff)) {
+    return `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return String.fromCodePoint(code);
+}
+
 function single(kind: AtomKind): Counts {
   return new Map([[kind.label, { kind, count: 1 }]]);
 }
@@ -139,7 +154,10 @@ class Parser {
     const rest = this.skipSpaces(this.pos);
     if (rest < text.length) {
       if (charge !== 0) {
-        this.fail(`unexpected '${text[rest]}' after the charge, which must end the formula`, rest);
+        this.fail(
+          `unexpected '${characterAt(text, rest)}' after the charge, which must end the formula`,
+          rest,
+        );
       }
       throw this.unexpected();
     }
@@ -338,7 +356,7 @@ class Parser {
       );
     }
     if (ADDUCT_DOTS.has(c)) return error(`unexpected adduct dot '${c}'`);
-    return error(`unexpected character '${c}'`);
+    return error(`unexpected character '${characterAt(this.text, at)}'`);
   }
 }
 

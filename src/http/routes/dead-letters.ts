@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { replayDeadLetter, replayDeadLetters } from '../../app/replay.ts';
 import type { Broker } from '../../ports/broker.ts';
-import type { DeadLetter, DeadLetterFilter, EventStore } from '../../ports/event-store.ts';
+import {
+  DEAD_LETTER_REASONS,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type EventStore,
+} from '../../ports/event-store.ts';
 import { problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
@@ -20,12 +25,17 @@ function toJson(letter: DeadLetter) {
     replay_count: letter.replayCount,
     accepted_at: letter.acceptedAt,
     payload: letter.payload,
+    // JSON text of what was received, where jsonb could not hold it (payload is then null).
+    payload_text: letter.payloadText,
+    partition: letter.partition,
+    offset: letter.offset,
+    operator: letter.operator,
   };
 }
 
 const idParams = schemas.eventIdParams;
 
-const REASONS = ['invalid', 'poison', 'retries_exhausted', 'persist_failed', 'schema_violation'];
+const REASONS = DEAD_LETTER_REASONS;
 
 const filterProperties = {
   type: { type: 'string', maxLength: 128 },

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { StalledShard } from '../../app/stall-detector.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { Broker } from '../../ports/broker.ts';
 import type { Database } from '../../ports/database.ts';
 import type { EventStore, StoreCounts } from '../../ports/event-store.ts';
 import { sendProblem } from '../problem.ts';
-import { checkReadiness, dependencyProbes, notReadyProblem } from '../readiness.ts';
+import { checkReadiness, dependencyProbes, notReadyProblem, stallReadiness } from '../readiness.ts';
 
 export interface OperationsOptions {
   db: Database;
@@ -14,6 +15,8 @@ export interface OperationsOptions {
   /** The consumer group whose lag is the queue depth. */
   workerGroup: string;
   startedAt: Date;
+  /** Stalled partitions (the stall detector's), reported by readiness and the summary. */
+  stalls?: () => readonly StalledShard[];
 }
 
 interface Sample {
@@ -24,6 +27,7 @@ interface Sample {
 /** Health checks, Prometheus metrics and the JSON summary humans and the dashboard read. */
 export async function operationsRoutes(app: FastifyInstance, options: OperationsOptions) {
   const { db, broker, store, metrics, workerGroup, startedAt } = options;
+  const stalls = () => options.stalls?.() ?? [];
 
   const live = async () => ({ status: 'ok', uptime_s: Math.round(process.uptime()) });
   const liveSchema = {
@@ -48,8 +52,10 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     },
     async (_request, reply) => {
       const { ready, checks } = await checkReadiness(dependencyProbes(db, broker));
-      if (!ready) return sendProblem(reply, notReadyProblem(checks));
-      return { status: 'ready', checks };
+      // Stalled partitions are reported, not a reason to be unready (see stallReadiness).
+      const stalled = stallReadiness(stalls());
+      if (!ready) return sendProblem(reply, { ...notReadyProblem(checks), ...stalled });
+      return { status: 'ready', checks, ...stalled };
     },
   );
 
@@ -86,6 +92,8 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     },
     async () => {
       const [counts, lag] = await Promise.all([store.counts(), broker.lag(workerGroup)]);
+      const stalled = stallReadiness(stalls()).stalled_partitions;
+      const workerStalls = stalled.filter((s) => s.group === workerGroup);
       const now = Date.now();
       const base = previous ?? { at: startedAt.getTime(), counts: zeroCounts };
       const seconds = Math.max((now - base.at) / 1000, 0.001);
@@ -101,7 +109,21 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
           processed: round((counts.processed - base.counts.processed) / seconds),
           dead_lettered: round((counts.deadLettered - base.counts.deadLettered) / seconds),
         },
-        partitions: lag,
+        // A partition is stalled when any topic of it is (Kafka and Redis keep one per topic).
+        partitions: lag.map((p) => {
+          const stall = workerStalls.find((s) => s.partition === p.partition);
+          return stall === undefined
+            ? { ...p, stalled: false }
+            : {
+                ...p,
+                stalled: true,
+                stalled_for_s: stall.stalled_for_s,
+                ...(stall.head_event_id === undefined
+                  ? {}
+                  : { head_event_id: stall.head_event_id }),
+              };
+        }),
+        stalled_partitions: stalled,
         broker: broker.name,
         database: db.kind,
         started_at: startedAt.toISOString(),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { ELEMENTS, getElement, getIsotope } from '../../../src/domain/chemistry/elements.ts';
 import type { ParsedFormula } from '../../../src/domain/chemistry/formula.ts';
 import {
@@ -241,6 +242,66 @@ test('rejects trailing garbage at its position', () => {
   });
   assert.equal(rejection('H2O abc').position, 3);
   assert.equal(rejection('NaCl;DROP TABLE').position, 4);
+});
+
+test('a character outside the grammar is quoted whole: an emoji, not half of its surrogate pair', () => {
+  assert.deepEqual(rejection('C😀'), { reason: "unexpected character '😀'", position: 1 });
+  assert.deepEqual(rejection('SO4^2-😀'), {
+    reason: "unexpected '😀' after the charge, which must end the formula",
+    position: 6,
+  });
+  // Half a pair on its own is no character: it is quoted as its escape.
+  assert.equal(rejection('C\ud83d').reason, "unexpected character '\\ud83d'");
+  assert.equal(rejection('C\ude00H').reason, "unexpected character '\\ude00'");
+});
+
+test('property: every rejection reason is well-formed text, whatever the input', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 30 }),
+        fc.string({ unit: 'grapheme', maxLength: 30 }),
+        fc
+          .tuple(fc.constantFrom('C', 'H2O', '(NH4)2', 'Fe^3+'), fc.string({ unit: 'binary' }))
+          .map(([a, b]) => a + b),
+      ),
+      (text) => {
+        const result = parseFormula(text);
+        if (!result.ok) {
+          assert.ok(result.reason.isWellFormed(), JSON.stringify(result.reason));
+          assert.ok(!result.reason.includes('\u0000'), JSON.stringify(result.reason));
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('(H2O)1000000000 and other absurd counts are refused, never turned into unsafe numbers', () => {
+  assert.deepEqual(rejection('(H2O)1000000000'), {
+    reason: `count 1000000000 exceeds the limit of ${MAX_ATOMS}`,
+    position: 5,
+  });
+  assert.equal(
+    rejection('H9007199254740993').reason,
+    `count 9007199254740993 exceeds the limit of ${MAX_ATOMS}`,
+  );
+  assert.equal(rejection('(H2O)1000000').reason, `formula has more than ${MAX_ATOMS} atoms`);
+  // Whatever is accepted has counts that are safe integers (and so masses that are finite).
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom('H', 'C', '(H2O)', '[13C]', 'U'), fc.nat(2_000_000)), {
+        minLength: 1,
+        maxLength: 6,
+      }),
+      (units) => {
+        const result = parseFormula(units.map(([u, n]) => (n < 2 ? u : `${u}${n}`)).join(''));
+        if (!result.ok) return;
+        const total = result.formula.atoms.reduce((sum, atom) => sum + atom.count, 0);
+        assert.ok(Number.isSafeInteger(total) && total <= MAX_ATOMS, String(total));
+      },
+    ),
+  );
 });
 
 test(`rejects input longer than ${MAX_FORMULA_LENGTH} characters`, () => {

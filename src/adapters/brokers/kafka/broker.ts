@@ -20,7 +20,9 @@ import type {
   OutgoingMessage,
   PartitionLag,
   PublishResult,
+  ShardPosition,
 } from '../../../ports/broker.ts';
+import { acceptedAtOf, decodeObject } from '../decode.ts';
 
 export interface KafkaBrokerOptions {
   /** `host:port` of the bootstrap brokers. */
@@ -176,7 +178,44 @@ export class KafkaBroker implements Broker {
   }
 
   async lag(heraldGroup: string): Promise<PartitionLag[]> {
+    const lags = new Map<number, number>();
+    for (let p = 0; p < this.#options.partitions; p++) lags.set(p, 0);
+    for (const shard of await this.#offsets(this.#named(heraldGroup))) {
+      const lag = Math.max(Number(shard.end - shard.next), 0);
+      lags.set(shard.partition, (lags.get(shard.partition) ?? 0) + lag);
+    }
+    return [...lags].sort(([a], [b]) => a - b).map(([partition, lag]) => ({ partition, lag }));
+  }
+
+  async positions(heraldGroup: string): Promise<ShardPosition[]> {
     const group = this.#named(heraldGroup);
+    const prefix = this.#named('');
+    return (await this.#offsets(group)).map((shard) => {
+      const position: ShardPosition = {
+        topic: shard.topic.startsWith(prefix) ? shard.topic.slice(prefix.length) : shard.topic,
+        partition: shard.partition,
+        // Kafka commits the next offset to read; Herald's committed offset is the last done.
+        committed: Number(shard.next) - 1,
+        lag: Math.max(Number(shard.end - shard.next), 0),
+      };
+      // Only a consumer holding the partition knows the record at its head: ask ours.
+      for (const consumer of this.#consumers) {
+        const head = consumer.headOf(group, shard.topic, shard.partition);
+        if (head !== undefined && BigInt(head.offset) === shard.next && position.lag > 0) {
+          position.head = { id: head.id, offset: head.offset, generation: head.generation };
+        }
+      }
+      return position;
+    });
+  }
+
+  /**
+   * The group's next offset to read (its committed offset, or 0 before any commit) and the
+   * log end of every partition of every topic it consumes or has committed on.
+   */
+  async #offsets(
+    group: string,
+  ): Promise<{ topic: string; partition: number; next: bigint; end: bigint }[]> {
     const [committed] = await this.#admin.listConsumerGroupOffsets({ groups: [group] });
     const topics = new Set(this.#groupTopics.get(group));
     const commits = new Map<string, bigint>();
@@ -185,28 +224,30 @@ export class KafkaBroker implements Broker {
       for (const p of topic.partitions)
         commits.set(`${topic.name}:${p.partitionIndex}`, p.committedOffset);
     }
-    const lags = new Map<number, number>();
-    for (let p = 0; p < this.#options.partitions; p++) lags.set(p, 0);
-    if (topics.size > 0) {
-      await this.#ensureTopics([...topics]);
-      const ends = await this.#admin.listOffsets({
-        topics: [...topics].map((name) => ({
-          name,
-          partitions: Array.from({ length: this.#partitions.get(name) ?? 0 }, (_, i) => ({
-            partitionIndex: i,
-            timestamp: -1n,
-          })),
+    if (topics.size === 0) return [];
+    await this.#ensureTopics([...topics]);
+    const ends = await this.#admin.listOffsets({
+      topics: [...topics].map((name) => ({
+        name,
+        partitions: Array.from({ length: this.#partitions.get(name) ?? 0 }, (_, i) => ({
+          partitionIndex: i,
+          timestamp: -1n,
         })),
-      });
-      for (const topic of ends) {
-        for (const p of topic.partitions) {
+      })),
+    });
+    return ends
+      .flatMap((topic) =>
+        topic.partitions.map((p) => {
           const done = commits.get(`${topic.name}:${p.partitionIndex}`) ?? 0n;
-          const lag = Number(p.offset - (done > 0n ? done : 0n));
-          lags.set(p.partitionIndex, (lags.get(p.partitionIndex) ?? 0) + Math.max(lag, 0));
-        }
-      }
-    }
-    return [...lags].sort(([a], [b]) => a - b).map(([partition, lag]) => ({ partition, lag }));
+          return {
+            topic: topic.name,
+            partition: p.partitionIndex,
+            next: done > 0n ? done : 0n,
+            end: p.offset,
+          };
+        }),
+      )
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
   async ping(): Promise<void> {
@@ -287,6 +328,8 @@ interface PartitionState {
   /** Since when the stream has been past `expected` (records skipped), if it is. */
   gapSince: number | undefined;
   busy: boolean;
+  /** The batch the handler is working on (taken off the queue). */
+  inFlight: DeliveredMessage[];
   notBefore: number;
 }
 
@@ -413,6 +456,14 @@ class KafkaPartitionConsumer implements Consumer {
     this.#markClosed();
   }
 
+  /** The first record this member holds of a partition (in flight, or next in its queue). */
+  headOf(group: string, topic: string, partition: number): DeliveredMessage | undefined {
+    if (group !== this.#options.group) return undefined;
+    const state = this.#partitions.get(`${topic}:${partition}`);
+    if (state === undefined || !this.#assigned.has(`${topic}:${partition}`)) return undefined;
+    return state.inFlight[0] ?? state.queue[0];
+  }
+
   #joined({ memberId, generationId, assignments }: ConsumerGroupJoinPayload): void {
     const assigned = new Set<string>();
     for (const a of assignments ?? [])
@@ -440,6 +491,7 @@ class KafkaPartitionConsumer implements Consumer {
           expected: undefined,
           gapSince: undefined,
           busy: false,
+          inFlight: [],
           notBefore: 0,
         };
         this.#partitions.set(key, state);
@@ -649,6 +701,7 @@ class KafkaPartitionConsumer implements Consumer {
     const { handler, batchSize } = this.#options;
     state.busy = true;
     const batch = state.queue.splice(0, batchSize);
+    state.inFlight = batch;
     const epochs = state.leaderEpochs.splice(0, batch.length);
     this.#buffered -= batch.length;
     if (this.#buffered < this.#options.batchSize * Math.max(this.#options.concurrency, 1) * 5) {
@@ -687,6 +740,7 @@ class KafkaPartitionConsumer implements Consumer {
       }
     }
     state.busy = false;
+    state.inFlight = [];
     if (this.#partitions.get(key) !== state) {
       // Forgotten while handling: nothing more to do for this state.
     } else if (handled < batch.length) {
@@ -724,16 +778,24 @@ function toDelivered(record: Received, topic: string): DeliveredMessage {
   delete headers[EVENT_ID];
   delete headers[EVENT_TYPE];
   delete headers[GENERATION];
-  return {
+  const message: DeliveredMessage = {
     id,
     topic,
-    key: record.key,
+    key: record.key ?? '',
     type,
-    value: JSON.parse(record.value) as { [name: string]: unknown },
+    value: {},
     headers,
     partition: record.partition,
     offset: Number(record.offset),
-    acceptedAt: new Date(Number(record.timestamp)),
-    generation,
+    acceptedAt: acceptedAtOf(Number(record.timestamp)),
+    generation: Number.isSafeInteger(generation) ? generation : 0,
   };
+  // A record another producer wrote may not be Herald's (see decode.ts).
+  const value = decodeObject(record.value);
+  if (typeof value === 'string') {
+    message.malformed = { reason: `value ${value}`, raw: record.value ?? '' };
+  } else {
+    message.value = value;
+  }
+  return message;
 }

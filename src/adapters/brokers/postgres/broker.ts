@@ -8,6 +8,7 @@ import type {
   OutgoingMessage,
   PartitionLag,
   PublishResult,
+  ShardPosition,
 } from '../../../ports/broker.ts';
 import type { Database } from '../../../ports/database.ts';
 import { PollingSlots } from '../polling-slots.ts';
@@ -28,6 +29,7 @@ interface LogRow {
   topic: string;
   event_type: string;
   key: string;
+  /** jsonb: an object from Herald's producers, anything from another. */
   payload: Record<string, unknown>;
   headers: Record<string, string>;
   accepted_at: Date | string;
@@ -113,6 +115,32 @@ export class PostgresBroker implements Broker {
 
   async lag(group: string): Promise<PartitionLag[]> {
     return this.#db.query<PartitionLag>(sql.groupLag, [group]);
+  }
+
+  async positions(group: string): Promise<ShardPosition[]> {
+    const rows = await this.#db.query<{
+      partition: number;
+      committed: number;
+      lag: number;
+      head_id: string | null;
+      head_offset: number | null;
+      head_generation: number | null;
+    }>(sql.groupPositions, [group]);
+    return rows.map((r) => {
+      const position: ShardPosition = {
+        partition: r.partition,
+        committed: Number(r.committed),
+        lag: r.lag,
+      };
+      if (r.head_id !== null) {
+        position.head = {
+          id: r.head_id,
+          offset: Number(r.head_offset),
+          generation: r.head_generation ?? 0,
+        };
+      }
+      return position;
+    });
   }
 
   async ping(): Promise<void> {
@@ -261,16 +289,30 @@ class PostgresConsumer implements Consumer {
 }
 
 function toDelivered(row: LogRow): DeliveredMessage {
-  return {
+  const message: DeliveredMessage = {
     id: row.event_id,
     topic: row.topic,
     key: row.key,
     type: row.event_type,
-    value: row.payload,
-    headers: row.headers,
+    value: isObject(row.payload) ? row.payload : {},
+    headers: isObject(row.headers) ? row.headers : {},
     partition: row.partition,
     offset: Number(row.offset),
     acceptedAt: row.accepted_at instanceof Date ? row.accepted_at : new Date(row.accepted_at),
     generation: row.generation,
   };
+  // Another producer appending to the log may write any jsonb (see decode.ts).
+  if (!isObject(row.payload)) {
+    message.malformed = { reason: 'value is not a JSON object', raw: JSON.stringify(row.payload) };
+  } else if (!isObject(row.headers)) {
+    message.malformed = {
+      reason: 'headers is not a JSON object',
+      raw: JSON.stringify(row.headers),
+    };
+  }
+  return message;
+}
+
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -94,3 +94,22 @@ export const groupLag = `
   FROM log_partitions p
   LEFT JOIN consumer_leases c ON c.partition = p.partition AND c.group_id = $1
   ORDER BY p.partition`;
+
+/**
+ * Group $1's position on every partition: the committed offset, the lag, and the message at
+ * the head (the first row past the committed offset; none when only gaps follow).
+ */
+export const groupPositions = `
+  SELECT p.partition,
+         COALESCE(c.committed_offset, -1) AS committed,
+         GREATEST(p.next_offset - 1 - COALESCE(c.committed_offset, -1), 0)::int AS lag,
+         h.event_id AS head_id, h."offset" AS head_offset, h.generation AS head_generation
+  FROM log_partitions p
+  LEFT JOIN consumer_leases c ON c.partition = p.partition AND c.group_id = $1
+  LEFT JOIN LATERAL (
+    SELECT r.event_id, r."offset", r.generation FROM raw_events r
+    WHERE r.partition = p.partition AND r."offset" > COALESCE(c.committed_offset, -1)
+    ORDER BY r."offset"
+    LIMIT 1
+  ) h ON p.next_offset - 1 > COALESCE(c.committed_offset, -1)
+  ORDER BY p.partition`;

@@ -11,7 +11,9 @@ import type {
   OutgoingMessage,
   PartitionLag,
   PublishResult,
+  ShardPosition,
 } from '../../../ports/broker.ts';
+import { acceptedAtOf, decodeObject } from '../decode.ts';
 import { PollingSlots } from '../polling-slots.ts';
 import * as redis from './scripts.ts';
 
@@ -178,6 +180,36 @@ export class RedisBroker implements Broker {
     return lags;
   }
 
+  async positions(group: string): Promise<ShardPosition[]> {
+    const { prefix } = this.#options;
+    const topics = (await this.#client.smembers(redis.topicsKey(prefix))).sort();
+    const shards = topics.flatMap((topic) =>
+      Array.from({ length: this.partitionCount }, (_, partition) => ({ topic, partition })),
+    );
+    if (shards.length === 0) return [];
+    const keys = shards.map((s) => redis.streamKey(prefix, s.topic, s.partition));
+    const rows = (await this.script(redis.groupPositions, keys, [group])) as (
+      | []
+      | [number, number, string, string, string]
+    )[];
+    const positions: ShardPosition[] = [];
+    rows.forEach((row, i) => {
+      const shard = shards[i];
+      if (shard === undefined || row.length === 0) return;
+      const [committed, lag, entryId, eventId, generation] = row;
+      const position: ShardPosition = { ...shard, committed, lag };
+      if (entryId !== '') {
+        position.head = {
+          id: eventId,
+          offset: redis.offsetOf(entryId),
+          generation: Number(generation) || 0,
+        };
+      }
+      positions.push(position);
+    });
+    return positions;
+  }
+
   async ping(): Promise<void> {
     await this.#client.ping();
   }
@@ -321,18 +353,31 @@ class RedisConsumer implements Consumer {
 function toDelivered(shard: Shard, [id, flat]: Entry): DeliveredMessage {
   const f = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i] ?? '', flat[i + 1] ?? '');
-  return {
+  const generation = Number(f.get('generation') ?? 0);
+  const message: DeliveredMessage = {
     id: f.get('id') ?? '',
     topic: shard.topic,
     key: f.get('key') ?? '',
     type: f.get('type') ?? '',
-    value: JSON.parse(f.get('value') ?? '{}') as Record<string, unknown>,
-    headers: JSON.parse(f.get('headers') ?? '{}') as Record<string, string>,
+    value: {},
+    headers: {},
     partition: shard.partition,
     offset: redis.offsetOf(id),
-    acceptedAt: new Date(Number(f.get('accepted_at') ?? 0)),
-    generation: Number(f.get('generation') ?? 0),
+    acceptedAt: acceptedAtOf(Number(f.get('accepted_at'))),
+    generation: Number.isSafeInteger(generation) ? generation : 0,
   };
+  // An entry another producer wrote may not be Herald's (see decode.ts).
+  const value = decodeObject(f.get('value'));
+  const headers = decodeObject(f.get('headers') ?? '{}');
+  if (typeof value === 'string')
+    message.malformed = { reason: `value ${value}`, raw: f.get('value') ?? '' };
+  else message.value = value;
+  if (typeof headers === 'string') {
+    message.malformed ??= { reason: `headers ${headers}`, raw: f.get('headers') ?? '' };
+  } else {
+    message.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
+  }
+  return message;
 }
 
 function redactUrl(url: string): string {

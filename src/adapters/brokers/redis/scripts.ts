@@ -152,3 +152,49 @@ for i, stream in ipairs(KEYS) do
   out[i] = lag
 end
 return out`;
+
+/**
+ * A group's position on each shard: {committed offset, lag, head entry id, head event id, head
+ * generation} (the head is the lowest pending entry, or the first after the last delivered
+ * one; '' when there is none), or {} where the group does not read the stream. KEYS: streams.
+ * ARGV: group.
+ */
+export const groupPositions = `
+local function seq(id) return tonumber(string.sub(id, string.find(id, '-', 1, true) + 1)) end
+local out = {}
+for i, stream in ipairs(KEYS) do
+  local row = {}
+  if redis.call('EXISTS', stream) == 1 then
+    local last = nil
+    local s = redis.call('XINFO', 'STREAM', stream)
+    for j = 1, #s, 2 do if s[j] == 'last-generated-id' then last = s[j + 1] end end
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+      local info = {}
+      for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+      if info['name'] == ARGV[1] then
+        local committed, head
+        if tonumber(info['pending']) > 0 then
+          local min = redis.call('XPENDING', stream, ARGV[1])[2]
+          committed = seq(min) - 1
+          head = redis.call('XRANGE', stream, min, '+', 'COUNT', 1)[1]
+        else
+          local id = info['last-delivered-id']
+          committed = seq(id)
+          head = redis.call('XRANGE', stream, '(' .. id, '+', 'COUNT', 1)[1]
+        end
+        local lag = math.max(seq(last) - committed, 0)
+        row = {committed, lag, '', '', '0'}
+        if head and lag > 0 then
+          row[3] = head[1]
+          local fields = head[2]
+          for j = 1, #fields, 2 do
+            if fields[j] == 'id' then row[4] = fields[j + 1] end
+            if fields[j] == 'generation' then row[5] = fields[j + 1] end
+          end
+        end
+      end
+    end
+  end
+  out[i] = row
+end
+return out`;

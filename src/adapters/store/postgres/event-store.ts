@@ -1,12 +1,18 @@
+import { createHash } from 'node:crypto';
 import { TOPICS } from '../../../domain/events.ts';
+import { findUnstorable, storableText } from '../../../domain/postgres-limits.ts';
+import { ErrorCodes, HeraldError, isRetryable } from '../../../errors.ts';
 import type { Database } from '../../../ports/database.ts';
 import type {
+  AttemptRecord,
   DeadLetter,
   DeadLetterFilter,
+  DeadLetterForm,
   EventRecord,
   EventSearch,
   EventStore,
   FailedEvent,
+  OperatorRequest,
   ProcessedEvent,
   StoreCounts,
 } from '../../../ports/event-store.ts';
@@ -48,7 +54,8 @@ interface DeadLetterRow {
   topic: string;
   event_type: string;
   key: string;
-  payload: Record<string, unknown>;
+  payload: Record<string, unknown> | null;
+  payload_text: string | null;
   headers: Record<string, string>;
   reason: string;
   error_code: string;
@@ -58,6 +65,31 @@ interface DeadLetterRow {
   last_failed_at: Timestamp;
   replay_count: number;
   accepted_at: Timestamp;
+  source_partition: number | null;
+  source_offset: number | null;
+  operator: string | null;
+}
+
+interface OperatorRequestRow {
+  event_id: string;
+  generation: number;
+  partition: number;
+  topic: string | null;
+  requested_by: string;
+  note: string | null;
+  requested_at: Timestamp;
+}
+
+function toOperatorRequest(row: OperatorRequestRow): OperatorRequest {
+  return {
+    eventId: row.event_id,
+    generation: row.generation,
+    partition: row.partition,
+    topic: row.topic ?? undefined,
+    requestedBy: row.requested_by,
+    note: row.note ?? undefined,
+    requestedAt: iso(row.requested_at),
+  };
 }
 
 function toDeadLetter(row: DeadLetterRow): DeadLetter {
@@ -67,6 +99,7 @@ function toDeadLetter(row: DeadLetterRow): DeadLetter {
     type: row.event_type,
     key: row.key,
     payload: row.payload,
+    payloadText: row.payload_text,
     headers: row.headers,
     reason: row.reason,
     errorCode: row.error_code,
@@ -76,23 +109,84 @@ function toDeadLetter(row: DeadLetterRow): DeadLetter {
     lastFailedAt: iso(row.last_failed_at),
     replayCount: row.replay_count,
     acceptedAt: iso(row.accepted_at),
+    partition: row.source_partition,
+    offset: row.source_offset,
+    operator: row.operator,
   };
 }
 
-function failureRow(f: FailedEvent) {
+/** Longest error text kept, in code points: enough for any database message and its detail. */
+const MAX_ERROR_CODE_POINTS = 2000;
+/** Longest event id a minimal record keeps whole; longer ones are cut and fingerprinted. */
+const MAX_MINIMAL_ID_CODE_POINTS = 200;
+
+/**
+ * A failure as failed_events stores it, every text made storable (NUL and unpaired surrogates
+ * escaped, the error cut by code points). The payload goes in as jsonb where jsonb can hold it,
+ * else (`asText`, or text jsonb refuses) as JSON text that parses back to what was received.
+ */
+function failureRow(f: FailedEvent, asText = false) {
+  const text = asText || f.rawValue !== undefined || !jsonbHolds(f.payload);
   return {
-    event_id: f.id,
-    topic: f.topic,
-    event_type: f.type,
-    key: f.key,
-    payload: f.payload,
-    headers: f.headers,
+    event_id: storableText(f.id),
+    topic: storableText(f.topic),
+    event_type: storableText(f.type),
+    key: storableText(f.key),
+    payload: text ? null : f.payload,
+    payload_text: text ? JSON.stringify(f.rawValue ?? f.payload) : null,
+    headers: storableHeaders(f.headers),
     reason: f.reason,
     error_code: f.errorCode,
-    last_error: f.error,
+    last_error: storableText(f.error, MAX_ERROR_CODE_POINTS),
     accepted_at: f.acceptedAt.toISOString(),
     generation: f.generation,
+    source_partition: f.partition,
+    source_offset: f.offset,
+    operator: f.operator === undefined ? null : storableText(f.operator, 200),
+    failed_at: f.failedAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * The least a dead letter can be: id, topic, partition, offset, reason and error, with an id
+ * short enough for the primary key's index (a longer one is cut and given a fingerprint of
+ * the whole, so that two long ids do not become one).
+ */
+function minimalRow(f: FailedEvent, why: unknown) {
+  const row = failureRow(f);
+  const whole = [...row.event_id];
+  const id =
+    whole.length <= MAX_MINIMAL_ID_CODE_POINTS
+      ? row.event_id
+      : `${whole.slice(0, MAX_MINIMAL_ID_CODE_POINTS - 20).join('')}…${createHash('sha256').update(f.id).digest('hex').slice(0, 16)}`;
+  const detail = why instanceof Error ? why.message : String(why);
+  return {
+    ...row,
+    event_id: id,
+    event_type: storableText(f.type, 200),
+    key: storableText(f.key, 200),
+    topic: storableText(f.topic, 200),
+    payload: null,
+    payload_text: null,
+    headers: {},
+    last_error: storableText(
+      `${f.error} (stored as a minimal record: ${detail})`,
+      MAX_ERROR_CODE_POINTS,
+    ),
+  };
+}
+
+function storableHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[storableText(name, 200)] = storableText(String(value), MAX_ERROR_CODE_POINTS);
+  }
+  return out;
+}
+
+/** Whether jsonb takes the payload: no key or string with NUL or an unpaired surrogate. */
+function jsonbHolds(payload: Record<string, unknown>): boolean {
+  return findUnstorable(payload, { numbers: false }) === undefined;
 }
 
 function toEventRecord(row: EventRow): EventRecord {
@@ -174,7 +268,11 @@ export class PostgresEventStore implements EventStore {
     }));
     const write = async (run: (statement: string, rows: unknown[]) => Promise<unknown>) => {
       if (processedRows.length > 0) await run(sql.insertProcessed, processedRows);
-      if (dead.length > 0) await run(sql.insertDead, dead.map(failureRow));
+      if (dead.length > 0)
+        await run(
+          sql.insertDead,
+          dead.map((f) => failureRow(f)),
+        );
     };
     if (processedRows.length === 0 || dead.length === 0) {
       // One statement is atomic on its own; no transaction round trips needed.
@@ -186,21 +284,91 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  async recordAttempt(f: FailedEvent): Promise<number> {
-    const [row] = await this.#db.query<{ attempts: number }>(sql.recordAttempt, [
-      f.id,
-      f.topic,
-      f.type,
-      f.key,
-      JSON.stringify(f.payload),
-      JSON.stringify(f.headers),
-      f.reason,
-      f.errorCode,
-      f.error,
-      f.acceptedAt.toISOString(),
-      f.generation,
+  async persistDeadLetter(f: FailedEvent): Promise<DeadLetterForm> {
+    const insert = (row: unknown) => this.#db.query(sql.insertDead, [JSON.stringify([row])]);
+    const first = failureRow(f);
+    let refusal: unknown;
+    try {
+      await insert(first);
+      return first.payload === null ? 'text' : 'jsonb';
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      refusal = error;
+    }
+    // jsonb refused what looked storable (nesting too deep, say): the payload's text then.
+    if (first.payload !== null) {
+      try {
+        await insert(failureRow(f, true));
+        return 'text';
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        refusal = error;
+      }
+    }
+    try {
+      await insert(minimalRow(f, refusal));
+      return 'minimal';
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      throw new HeraldError(
+        ErrorCodes.STORE_REFUSED,
+        `the database refused even a minimal dead letter for ${storableText(f.id, 80)}`,
+        { cause: error, details: { sqlstate: (error as { code?: unknown }).code } },
+      );
+    }
+  }
+
+  async recordAttempt(f: FailedEvent): Promise<AttemptRecord> {
+    const row = failureRow(f);
+    const [result] = await this.#db.query<{
+      attempts: number;
+      operator_request: OperatorRequestRow | null;
+    }>(sql.recordAttempt, [
+      row.event_id,
+      row.topic,
+      row.event_type,
+      row.key,
+      row.payload === null ? null : JSON.stringify(row.payload),
+      row.payload_text,
+      JSON.stringify(row.headers),
+      row.reason,
+      row.error_code,
+      row.last_error,
+      row.accepted_at,
+      row.generation,
+      row.source_partition,
+      row.source_offset,
     ]);
-    return row?.attempts ?? 1;
+    const request = result?.operator_request ?? null;
+    return {
+      attempts: result?.attempts ?? 1,
+      operatorRequest: request === null ? undefined : toOperatorRequest(request),
+    };
+  }
+
+  async operatorRequest(id: string, generation: number): Promise<OperatorRequest | undefined> {
+    const [row] = await this.#db.query<OperatorRequestRow>(sql.pendingOperatorRequest, [
+      id,
+      generation,
+    ]);
+    return row === undefined ? undefined : toOperatorRequest(row);
+  }
+
+  async requestDeadLetter(request: Omit<OperatorRequest, 'requestedAt'>) {
+    const [row] = await this.#db.query<OperatorRequestRow>(sql.requestDeadLetter, [
+      request.eventId,
+      request.generation,
+      request.partition,
+      request.topic ?? null,
+      storableText(request.requestedBy, 200),
+      request.note === undefined ? null : storableText(request.note, MAX_ERROR_CODE_POINTS),
+    ]);
+    if (row === undefined) throw new Error('the operator request was not stored');
+    return toOperatorRequest(row);
+  }
+
+  async completeOperatorRequest(id: string, generation: number): Promise<void> {
+    await this.#db.query(sql.completeOperatorRequest, [id, generation]);
   }
 
   async get(id: string): Promise<EventRecord | undefined> {

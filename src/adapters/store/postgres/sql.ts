@@ -22,32 +22,73 @@ export const insertProcessed = withRollups(insertProcessedRows);
 
 /**
  * Dead-letters events. A redelivery of a delivery already dead-lettered changes nothing; a
- * later generation (a replay that failed again) takes the row over.
+ * later generation (a replay that failed again) takes the row over. The payload is jsonb, or
+ * JSON text where jsonb cannot hold it; a minimal record has neither and keeps what an earlier
+ * attempt stored. `failed_at` is the worker's batch time, else the database's.
  */
 export const insertDead = `
-  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, headers, status,
-    reason, error_code, last_error, attempts, accepted_at, generation)
-  SELECT event_id, topic, event_type, key, payload, headers, 'dead', reason, error_code,
-    last_error, 1, accepted_at, generation
+  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, payload_text,
+    headers, status, reason, error_code, last_error, attempts, accepted_at, generation,
+    source_partition, source_offset, operator, first_failed_at, last_failed_at)
+  SELECT event_id, topic, event_type, key, payload, payload_text, headers, 'dead', reason,
+    error_code, last_error, 1, accepted_at, generation, source_partition, source_offset,
+    operator, coalesce(failed_at, now()), coalesce(failed_at, now())
   FROM jsonb_to_recordset($1::jsonb) AS d(event_id text, topic text, event_type text, key text,
-    payload jsonb, headers jsonb, reason text, error_code text, last_error text,
-    accepted_at timestamptz, generation int)
+    payload jsonb, payload_text text, headers jsonb, reason text, error_code text,
+    last_error text, accepted_at timestamptz, generation int, source_partition int,
+    source_offset bigint, operator text, failed_at timestamptz)
   ON CONFLICT (event_id) DO UPDATE SET
     status = 'dead', reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
-    last_error = EXCLUDED.last_error, last_failed_at = now(), generation = EXCLUDED.generation,
+    last_error = EXCLUDED.last_error, last_failed_at = EXCLUDED.last_failed_at,
+    generation = EXCLUDED.generation, source_partition = EXCLUDED.source_partition,
+    source_offset = EXCLUDED.source_offset, operator = EXCLUDED.operator,
+    payload = CASE WHEN EXCLUDED.payload IS NULL AND EXCLUDED.payload_text IS NULL
+      THEN f.payload ELSE EXCLUDED.payload END,
+    payload_text = CASE WHEN EXCLUDED.payload IS NULL AND EXCLUDED.payload_text IS NULL
+      THEN f.payload_text ELSE EXCLUDED.payload_text END,
     -- a retrying event's last attempt was counted when it was recorded
     attempts = CASE WHEN f.status = 'retrying' THEN f.attempts ELSE f.attempts + 1 END
   WHERE f.status <> 'dead' OR EXCLUDED.generation > f.generation`;
 
+/**
+ * Records a failed attempt of an event that will be retried ($1–$14: failureRow's fields),
+ * and returns the attempts so far with the operator's pending request for this delivery.
+ */
 export const recordAttempt = `
-  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, headers, status,
-    reason, error_code, last_error, attempts, accepted_at, generation)
-  VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'retrying', $7, $8, $9, 1, $10, $11)
+  INSERT INTO failed_events AS f (event_id, topic, event_type, key, payload, payload_text,
+    headers, status, reason, error_code, last_error, attempts, accepted_at, generation,
+    source_partition, source_offset)
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, 'retrying', $8, $9, $10, 1, $11, $12, $13,
+    $14)
   ON CONFLICT (event_id) DO UPDATE SET
     status = 'retrying', reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
     last_error = EXCLUDED.last_error, attempts = f.attempts + 1, last_failed_at = now(),
-    generation = EXCLUDED.generation
-  RETURNING attempts`;
+    generation = EXCLUDED.generation, source_partition = EXCLUDED.source_partition,
+    source_offset = EXCLUDED.source_offset
+  RETURNING attempts, (
+    SELECT row_to_json(o) FROM operator_requests o
+    WHERE o.event_id = f.event_id AND o.generation = f.generation AND o.applied_at IS NULL
+  ) AS operator_request`;
+
+const operatorColumns = 'event_id, generation, partition, topic, requested_by, note, requested_at';
+
+/** An operator's request to dead-letter a delivery; one for the same event replaces it. */
+export const requestDeadLetter = `
+  INSERT INTO operator_requests (event_id, generation, partition, topic, requested_by, note)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (event_id) DO UPDATE SET
+    generation = EXCLUDED.generation, partition = EXCLUDED.partition, topic = EXCLUDED.topic,
+    requested_by = EXCLUDED.requested_by, note = EXCLUDED.note, requested_at = now(),
+    applied_at = NULL
+  RETURNING ${operatorColumns}`;
+
+export const pendingOperatorRequest = `
+  SELECT ${operatorColumns} FROM operator_requests
+  WHERE event_id = $1 AND generation = $2 AND applied_at IS NULL`;
+
+export const completeOperatorRequest = `
+  UPDATE operator_requests SET applied_at = now()
+  WHERE event_id = $1 AND generation = $2 AND applied_at IS NULL`;
 
 const eventColumns = `r.event_id, r.topic, r.event_type, r.key, r.payload, r.accepted_at,
          p.processed_at, p.enrichment,
@@ -71,7 +112,7 @@ export const getEvent = `
     SELECT event_id, topic, event_type, key, payload, accepted_at
     FROM processed_events WHERE event_id = $1
     UNION ALL
-    SELECT event_id, topic, event_type, key, payload, accepted_at
+    SELECT event_id, topic, event_type, key, coalesce(payload, '{}'), accepted_at
     FROM failed_events WHERE event_id = $1
     LIMIT 1)
   SELECT ${eventColumns}
@@ -79,8 +120,9 @@ export const getEvent = `
   LEFT JOIN processed_events p ON p.event_id = r.event_id
   LEFT JOIN failed_events f ON f.event_id = r.event_id`;
 
-const deadLetterColumns = `event_id, topic, event_type, key, payload, headers, reason, error_code,
-  last_error, attempts, first_failed_at, last_failed_at, replay_count, accepted_at`;
+const deadLetterColumns = `event_id, topic, event_type, key, payload, payload_text, headers,
+  reason, error_code, last_error, attempts, first_failed_at, last_failed_at, replay_count,
+  accepted_at, source_partition, source_offset, operator`;
 
 // $1 type, $2 reason, $3 since, $4 until, $5 ids (a JSON array of event ids, or null).
 const deadLetterFilter = `status = 'dead'
@@ -130,7 +172,8 @@ export const searchStoredEvents = `
   FROM (
     SELECT event_id, topic, event_type, key, payload, accepted_at FROM processed_events
     UNION ALL
-    SELECT event_id, topic, event_type, key, payload, accepted_at FROM failed_events x
+    SELECT event_id, topic, event_type, key, coalesce(payload, '{}'), accepted_at
+    FROM failed_events x
     WHERE NOT EXISTS (SELECT 1 FROM processed_events y WHERE y.event_id = x.event_id)
   ) r
   LEFT JOIN processed_events p ON p.event_id = r.event_id

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { PostgresBroker } from '../../../../src/adapters/brokers/postgres/broker.ts';
 import { PostgresEventStore } from '../../../../src/adapters/store/postgres/event-store.ts';
+import { isContentRefusal, isRetryable, sqlStateOf } from '../../../../src/errors.ts';
 import type { Database } from '../../../../src/ports/database.ts';
 import type { FailedEvent, ProcessedEvent } from '../../../../src/ports/event-store.ts';
 import { describeEachDatabase } from '../../../helpers/databases.ts';
@@ -50,6 +52,8 @@ function failure(
     error: `failed at generation ${generation}`,
     acceptedAt,
     generation,
+    partition: 0,
+    offset: 0,
   };
 }
 
@@ -70,8 +74,8 @@ describeEachDatabase('Postgres event store', (database) => {
     const store = new PostgresEventStore(db);
     await accept(db, 'e2');
     assert.equal((await store.get('e2'))?.status, 'accepted');
-    assert.equal(await store.recordAttempt(failure('e2')), 1);
-    assert.equal(await store.recordAttempt(failure('e2')), 2);
+    assert.equal((await store.recordAttempt(failure('e2'))).attempts, 1);
+    assert.equal((await store.recordAttempt(failure('e2'))).attempts, 2);
     const failing = await store.get('e2');
     assert.equal(failing?.status, 'failed');
     assert.equal(failing?.failure?.attempts, 2);
@@ -157,5 +161,137 @@ describeEachDatabase('Postgres event store', (database) => {
     );
     assert.deepEqual(await store.search({ topic: 'users', limit: 10 }), []);
     assert.equal((await store.counts()).accepted, 1);
+  });
+});
+
+describeEachDatabase('Postgres event store: a dead letter always stores', (database) => {
+  test('a payload jsonb refuses (NUL, half a surrogate pair) is kept as JSON text that parses back to it', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    const payload = { user_id: 'u1', note: 'nul \u0000 here', formula: 'C\ud83d', ok: '😀' };
+    const form = await store.persistDeadLetter({ ...failure('nul', 0, 'invalid'), payload });
+    assert.equal(form, 'text');
+    const letter = await store.getDeadLetter('nul');
+    assert.equal(letter?.payload, null);
+    assert.deepEqual(JSON.parse(letter?.payloadText ?? ''), payload, 'round-trips exactly');
+    // The same through the batch path: one statement with the good letters, nothing refused.
+    await store.persist([], [{ ...failure('nul-2', 0, 'invalid'), payload }, failure('fine')]);
+    assert.deepEqual(JSON.parse((await store.getDeadLetter('nul-2'))?.payloadText ?? ''), payload);
+    assert.deepEqual((await store.getDeadLetter('fine'))?.payload, { user_id: 'u1' });
+  });
+
+  test('a message that was not JSON is kept as a JSON string of its raw text', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    const raw = '{"user_id": "u1", oops \u0000';
+    await store.persistDeadLetter({ ...failure('raw', 0, 'poison'), payload: {}, rawValue: raw });
+    assert.equal(JSON.parse((await store.getDeadLetter('raw'))?.payloadText ?? ''), raw);
+  });
+
+  test('a payload that cannot even be written as JSON leaves a minimal record', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    // Nested deeper than JSON.stringify can go (a broker's JSON.parse read it, though).
+    let deep: Record<string, unknown> = { end: true };
+    for (let i = 0; i < 20_000; i++) deep = { d: deep };
+    const form = await store.persistDeadLetter({ ...failure('deep', 0, 'invalid'), payload: deep });
+    assert.equal(form, 'minimal');
+    const letter = await store.getDeadLetter('deep');
+    assert.equal(letter?.reason, 'invalid');
+    assert.match(letter?.lastError ?? '', /stored as a minimal record: Maximum call stack size/);
+  });
+
+  test('an error text never splits a surrogate pair nor carries NUL, and is cut by code points', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    const error = `unexpected character '\ud83d' and \u0000, then ${'😀'.repeat(3000)}`;
+    await store.persist([], [{ ...failure('text'), error, headers: { 'x-\u0000': 'v\udc00' } }]);
+    const letter = await store.getDeadLetter('text');
+    assert.ok(letter?.lastError.startsWith("unexpected character '\\ud83d' and \\u0000, then 😀"));
+    assert.ok(letter?.lastError.isWellFormed());
+    assert.equal([...(letter?.lastError ?? '')].length, 2001, '2,000 code points and an ellipsis');
+    assert.ok(letter?.lastError.endsWith('😀…'), 'cut after a whole emoji');
+    assert.deepEqual(letter?.headers, { 'x-\\u0000': 'v\\udc00' });
+  });
+
+  test('a dead letter that cannot be stored at all leaves a minimal record', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    // Too long for the primary key's index even compressed: random text.
+    const id = randomBytes(7500).toString('base64');
+    const form = await store.persistDeadLetter({
+      ...failure(id, 0, 'persist_failed'),
+      partition: 3,
+      offset: 41,
+      error: 'index row size exceeds the maximum',
+    });
+    assert.equal(form, 'minimal');
+    const [letter] = await store.listDeadLetters({ reason: 'persist_failed', limit: 10 });
+    assert.ok(letter !== undefined);
+    assert.ok(letter.id.startsWith(id.slice(0, 180)), 'the id is kept as far as it fits');
+    assert.ok([...letter.id].length <= 200);
+    assert.equal(letter.partition, 3);
+    assert.equal(letter.offset, 41);
+    assert.equal(letter.topic, 'events');
+    assert.equal(letter.payload, null);
+    assert.equal(letter.payloadText, null);
+    assert.match(
+      letter.lastError,
+      /^index row size exceeds the maximum \(stored as a minimal record: /,
+    );
+  });
+
+  test('a processed event PostgreSQL refuses fails the statement with a content refusal', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    const error = await store
+      .persist([{ ...processed('tz'), occurredAt: '2024-01-01T12:00:00+20:00' }], [])
+      .then(
+        () => assert.fail('the insert should be refused'),
+        (e: unknown) => e,
+      );
+    assert.equal(sqlStateOf(error), '22009');
+    assert.equal(isContentRefusal(error), true);
+    assert.equal(isRetryable(error), false);
+  });
+});
+
+describeEachDatabase('Postgres event store: operator requests', (database) => {
+  test('a request to dead-letter a delivery comes back with its next recorded attempt, until applied', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    const first = await store.recordAttempt({ ...failure('held'), reason: 'transient' });
+    assert.deepEqual(first, { attempts: 1, operatorRequest: undefined });
+    const request = await store.requestDeadLetter({
+      eventId: 'held',
+      generation: 0,
+      partition: 2,
+      topic: undefined,
+      requestedBy: 'ops (key_1)',
+      note: 'stuck since the deploy',
+    });
+    assert.equal(request.requestedBy, 'ops (key_1)');
+    const second = await store.recordAttempt({ ...failure('held'), reason: 'transient' });
+    assert.equal(second.attempts, 2);
+    assert.equal(second.operatorRequest?.note, 'stuck since the deploy');
+    assert.equal(second.operatorRequest?.partition, 2);
+    assert.deepEqual(await store.operatorRequest('held', 0), second.operatorRequest);
+    assert.equal(await store.operatorRequest('held', 1), undefined, 'another delivery is not');
+    await store.completeOperatorRequest('held', 0);
+    assert.equal(await store.operatorRequest('held', 0), undefined);
+    const third = await store.recordAttempt({ ...failure('held'), reason: 'transient' });
+    assert.equal(third.operatorRequest, undefined);
+  });
+
+  test('an operator dead letter records who did it', async (t) => {
+    const db = await database.open(t);
+    const store = new PostgresEventStore(db);
+    await store.persistDeadLetter({
+      ...failure('by-hand', 0, 'operator'),
+      operator: 'ops (key_1)',
+    });
+    const letter = await store.getDeadLetter('by-hand');
+    assert.equal(letter?.reason, 'operator');
+    assert.equal(letter?.operator, 'ops (key_1)');
   });
 });
