@@ -32,6 +32,7 @@ import { ingestSingle } from './scenarios/ingest-single.ts';
 import { memory } from './scenarios/memory.ts';
 import { peers } from './scenarios/peers.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
+import { terminalState } from './scenarios/terminal-state.ts';
 
 /** Every scenario, in the order a full run takes them: one line each (add yours at the end). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -43,6 +44,7 @@ export const SCENARIOS: readonly Scenario[] = [
   analytics,
   scaleOut,
   fuzz,
+  terminalState,
   // New scenarios: import above, add one line here.
 ];
 
