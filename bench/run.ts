@@ -33,6 +33,7 @@ import { ingestSingle } from './scenarios/ingest-single.ts';
 import { memory } from './scenarios/memory.ts';
 import { peers } from './scenarios/peers.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
+import { terminalState } from './scenarios/terminal-state.ts';
 
 /** Every scenario, in the order a full run takes them: one line each (add yours at the end). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -45,6 +46,7 @@ export const SCENARIOS: readonly Scenario[] = [
   scaleOut,
   fuzz,
   ingestContracts,
+  terminalState,
   // New scenarios: import above, add one line here.
 ];
 
