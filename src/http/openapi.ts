@@ -89,7 +89,10 @@ function checkParameters(method: string, url: string, schema: Schema): void {
     Schema
   >;
   for (const name of pathParameters(url)) {
-    const maxLength = params[name]?.maxLength;
+    const param = params[name];
+    // A number is bounded by its maximum (checked below); text by its length.
+    if (param?.type === 'integer' || param?.type === 'number') continue;
+    const maxLength = param?.maxLength;
     if (typeof maxLength !== 'number' || maxLength > MAX_PATH_PARAM_LENGTH) {
       throw new Error(
         `${method} ${url}: path parameter "${name}" needs a maxLength of at most ${MAX_PATH_PARAM_LENGTH}`,

@@ -255,13 +255,19 @@ const anyJsonValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) 
 const sometimes = <T>(value: fc.Arbitrary<T>) =>
   fc.oneof({ weight: 20, arbitrary: value }, { weight: 1, arbitrary: anyJsonValue });
 
+/** An event type: mostly short and plain-ish, sometimes anything. */
+const typeText = fc.oneof(
+  { weight: 6, arbitrary: fc.string({ unit: storableChar, minLength: 1, maxLength: 20 }) },
+  { weight: 1, arbitrary: anyText(20) },
+);
+
 /** A timestamp half the time: an absent one means the time of acceptance. */
 const maybeTimestamp = fc.option(anyTimestamp, { nil: undefined });
 
 const analyticsItem = fc.record(
   {
     user_id: sometimes(anyText()),
-    event_type: sometimes(anyText(20)),
+    event_type: sometimes(typeText),
     timestamp: maybeTimestamp,
     metadata: fc.dictionary(anyText(12), anyJsonValue, { maxKeys: 4 }),
   },
@@ -272,7 +278,7 @@ const chemicalItem = fc.record(
   {
     molecule_id: sometimes(anyText()),
     researcher: sometimes(anyText()),
-    event_type: anyText(20),
+    event_type: typeText,
     data: fc.record(
       {
         formula: anyFormula,
@@ -293,7 +299,7 @@ const chemicalItem = fc.record(
 const genericItem = fc.record(
   {
     user_id: sometimes(anyText()),
-    event_type: sometimes(anyText(20)),
+    event_type: sometimes(typeText),
     properties: fc.dictionary(anyText(12), anyJsonValue, { maxKeys: 4 }),
     timestamp: maybeTimestamp,
   },
