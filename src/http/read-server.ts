@@ -20,6 +20,7 @@ const READ_PATHS = [
   /^\/api\/v1\/events(\/|$)/,
   /^\/api\/v1\/molecules(\/|$)/,
   /^\/api\/v1\/agents(\/|$)/,
+  /^\/api\/v1\/schemas(\/|$)/,
 ];
 
 export function isReadRoute(method: string | undefined, url: string | undefined): boolean {
@@ -51,7 +52,7 @@ export async function startReadServer(
         404,
         'not-found',
         'Not found',
-        `the read port serves GET of analytics, events, molecules, agents, health and docs; ${request.method} ${request.url} is served at ${options.mainUrl}`,
+        `the read port serves GET of analytics, events, molecules, agents, schemas, health and docs; ${request.method} ${request.url} is served at ${options.mainUrl}`,
       ),
     );
     response.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE });

@@ -14,6 +14,7 @@ test('the read port passes GET and HEAD of the read routes only', () => {
     '/docs',
     '/docs/json',
     '/api/v1/analytics/user/user_12345',
+    '/api/v1/schemas/purchase',
     '/api/v1/analytics/researcher/Dr.%20Jane%20Smith?x=1',
     '/api/v1/events/abc',
     '/api/v1/molecules/mol_h2o_001',
