@@ -42,19 +42,24 @@ function peer(name: string, script: string): System {
 /** What each Herald system's processes used while it was up, and its start times. */
 const memory: Record<string, unknown> = {};
 
-function herald(name: string, database: 'postgres' | 'embedded', heraldBin?: string): System {
+function herald(
+  name: string,
+  database: 'postgres' | 'embedded',
+  // The API alone on a server; the embedded database serves one process, so API and worker
+  // share it — and `herald start` on a server is the same process on the other database.
+  topology: 'api' | 'start' = database === 'postgres' ? 'api' : 'start',
+  heraldBin?: string,
+): System {
   return {
     name,
     database,
     baseline: heraldBin !== undefined,
     // `herald start` keeps its worker busy with what it accepted after the load stops.
-    background: database === 'embedded',
+    background: topology === 'start',
     async start(context) {
       const target: HeraldTarget = await startTarget({
         database,
-        // The API alone on a server; the embedded database serves one process, so API and
-        // worker share it.
-        topology: database === 'postgres' ? 'api' : 'start',
+        topology,
         cpuProfDir: context.cpuProfDir,
         label: name,
         heraldBin,
@@ -80,6 +85,7 @@ const baselineBin = BASELINE === undefined ? undefined : resolve(BASELINE, 'bin/
 
 const SERVER = 'Herald api · PostgreSQL';
 const EMBEDDED = 'Herald start · embedded PostgreSQL';
+const START_ON_SERVER = 'Herald start · PostgreSQL server';
 
 export const SYSTEMS: readonly System[] = [
   peer('bare node:http', 'node-http.ts'),
@@ -87,9 +93,12 @@ export const SYSTEMS: readonly System[] = [
   herald(SERVER, 'postgres'),
   ...(baselineBin === undefined
     ? []
-    : [herald('Herald api · PostgreSQL · baseline', 'postgres', baselineBin)]),
+    : [herald('Herald api · PostgreSQL · baseline', 'postgres', 'api', baselineBin)]),
+  herald(START_ON_SERVER, 'postgres', 'start'),
   herald(EMBEDDED, 'embedded'),
-  ...(baselineBin === undefined ? [] : [herald(`${EMBEDDED} · baseline`, 'embedded', baselineBin)]),
+  ...(baselineBin === undefined
+    ? []
+    : [herald(`${EMBEDDED} · baseline`, 'embedded', 'start', baselineBin)]),
 ];
 
 /** The systems of the ingest comparisons, less the Herald databases not selected. */
@@ -171,6 +180,7 @@ export const ingestSingle: Scenario = {
     // Issue #18: the embedded default at server speed.
     const embedded = results[EMBEDDED]?.['50'];
     const server = results[SERVER]?.['50'];
+    const startOnServer = results[START_ON_SERVER]?.['50'];
     if (embedded !== undefined) {
       goals.push(
         {
@@ -178,6 +188,16 @@ export const ingestSingle: Scenario = {
           target: '≥ 0.9×',
           measured: ratio(embedded.ok_per_s, server?.ok_per_s),
           met: server === undefined ? undefined : embedded.ok_per_s / server.ok_per_s >= 0.9,
+        },
+        {
+          // Like for like: the same process (API and worker) on the other database.
+          goal: `${EMBEDDED}: req/s vs ${START_ON_SERVER}, 50 connections`,
+          target: '≥ 0.9×',
+          measured: ratio(embedded.ok_per_s, startOnServer?.ok_per_s),
+          met:
+            startOnServer === undefined
+              ? undefined
+              : embedded.ok_per_s / startOnServer.ok_per_s >= 0.9,
         },
         {
           goal: `${EMBEDDED}: p99, 50 connections (issue #18)`,

@@ -134,6 +134,7 @@ test('a quick run of every scenario records well-formed results and goals, and c
       'bare node:http',
       'bare Fastify + schema',
       'Herald api · PostgreSQL',
+      'Herald start · PostgreSQL server',
       'Herald start · embedded PostgreSQL',
     ],
     'every system of the comparison ran in the same run',
