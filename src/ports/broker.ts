@@ -1,3 +1,5 @@
+import type { BrokerLog } from './broker-log.ts';
+
 /**
  * The transport between the API and the workers, modelled as Kafka models it: messages go to a
  * topic, land in a partition chosen by their key (so one key's messages stay in order), and
@@ -32,6 +34,9 @@ export type PublishStatus = 'appended' | 'duplicate';
 export interface PublishResult {
   id: string;
   status: PublishStatus;
+  /** Where an appended message went, when the broker says (Kafka, Redis): for the dedupe record. */
+  partition?: number;
+  offset?: number;
 }
 
 /**
@@ -76,6 +81,8 @@ export interface Broker {
   publish(messages: readonly OutgoingMessage[]): Promise<PublishResult[]>;
   consume(options: ConsumerOptions): Promise<Consumer>;
   lag(group: string): Promise<PartitionLag[]>;
+  /** The log over time: retention and range reads (issue #20). */
+  readonly log: BrokerLog;
   /** Throws when the broker cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
