@@ -237,6 +237,14 @@ BEGIN
 END
 $$;
 
+-- The append as processes of the previous version call it, during a rolling upgrade: the
+-- default window (DEDUPE_WINDOW's default, 24 hours).
+CREATE FUNCTION log_append(messages jsonb, partitions integer[], channel text)
+RETURNS SETOF text
+LANGUAGE sql AS $$
+  SELECT log_append(messages, partitions, channel, 86400000)
+$$;
+
 -- The dedupe window where the broker is not this database (Kafka, Redis): one call per group
 -- commit, before publishing. `confirms` ([{slot, event_id, generation, partition, offset}])
 -- are claims of earlier calls whose publish succeeded, marked first; `claims` ([{i, event_id,
