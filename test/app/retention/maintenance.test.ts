@@ -18,21 +18,15 @@ async function setUp(db: Database, options: Partial<MaintenanceOptions> = {}) {
   const registry = new client.Registry();
   const metrics = new RetentionMetrics(registry);
   const make = (holder: string) =>
-    new LogMaintenance(
-      broker.log,
-      new PostgresRetentionStore(db),
-      metrics,
-      logger,
-      {
-        holder,
-        intervalMs: 60_000,
-        segmentMs: 86_400_000,
-        dedupeWindowMs: 86_400_000,
-        logRetentionMs: undefined,
-        history: {},
-        ...options,
-      },
-    );
+    new LogMaintenance(broker.log, new PostgresRetentionStore(db), metrics, logger, {
+      holder,
+      intervalMs: 60_000,
+      segmentMs: 86_400_000,
+      dedupeWindowMs: 86_400_000,
+      logRetentionMs: undefined,
+      history: {},
+      ...options,
+    });
   return { broker, registry, make };
 }
 
