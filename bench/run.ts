@@ -32,6 +32,8 @@ import { ingestContracts } from './scenarios/ingest-contracts.ts';
 import { ingestSingle } from './scenarios/ingest-single.ts';
 import { memory } from './scenarios/memory.ts';
 import { peers } from './scenarios/peers.ts';
+import { replay } from './scenarios/replay.ts';
+import { retention } from './scenarios/retention.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
 
 /** Every scenario, in the order a full run takes them: one line each (add yours at the end). */
@@ -45,6 +47,8 @@ export const SCENARIOS: readonly Scenario[] = [
   scaleOut,
   fuzz,
   ingestContracts,
+  retention,
+  replay,
   // New scenarios: import above, add one line here.
 ];
 
