@@ -25,13 +25,19 @@ export const retention: Scenario = {
       database: 'postgres',
       topology: 'api+worker',
       // Herald's own maintenance stays out of the way: the scenario triggers each drop.
-      env: { LOG_RETENTION: '1h', RETENTION_INTERVAL: '1d', QUEUE_PARTITIONS: '8' },
+      // A short dedupe window: the filled segment may go as soon as it is closed.
+      env: {
+        LOG_RETENTION: '1h',
+        DEDUPE_WINDOW: '1s',
+        RETENTION_INTERVAL: '1d',
+        QUEUE_PARTITIONS: '8',
+      },
     });
     const schema = target.env.DATABASE_SCHEMA ?? '';
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     const db = await openPostgres({ url: POSTGRES_URL, schema, poolSize: 2 });
-    const log = new PostgresBrokerLog(db, 8);
+    const log = new PostgresBrokerLog(db, 8, 1000);
     const figures: Record<string, unknown> = { rows };
     const rowsOut: (string | number)[][] = [];
     try {

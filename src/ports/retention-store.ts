@@ -27,8 +27,9 @@ export interface RetentionStore {
   acquireLease(holder: string, leaseMs: number): Promise<boolean>;
   releaseLease(holder: string): Promise<void>;
   /**
-   * Empties the dedupe slot that holds only ids older than the window, once per period and
-   * away from the period's edges; first finishes a clearing a crash interrupted.
+   * Empties the dedupe slot that holds only ids older than the window (Kafka, Redis), once per
+   * period and away from the period's edges, first finishing a clearing a crash interrupted;
+   * and forgets duplicate counts older than the window (Postgres).
    */
   clearExpiredDedupeSlot(windowMs: number): Promise<SlotClearing>;
   /** Deletes up to `limit` rows of `kind` older than `cutoff`; returns how many went. */

@@ -14,7 +14,13 @@ import { eventually } from '../../helpers/eventually.ts';
 const logger = createLogger('silent');
 
 async function setUp(db: Database, options: Partial<MaintenanceOptions> = {}) {
-  const broker = await PostgresBroker.open(db, { partitions: 2, leaseMs: 5000, pollMs: 10 });
+  // A dedupe window of 1 ms: closed segments may go as soon as retention allows.
+  const broker = await PostgresBroker.open(db, {
+    partitions: 2,
+    leaseMs: 5000,
+    pollMs: 10,
+    dedupeWindowMs: 1,
+  });
   const registry = new client.Registry();
   const metrics = new RetentionMetrics(registry);
   const make = (holder: string) =>

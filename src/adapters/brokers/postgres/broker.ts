@@ -63,7 +63,11 @@ export class PostgresBroker implements Broker {
     this.#db = db;
     this.#options = options;
     this.partitionCount = partitionCount;
-    this.log = new PostgresBrokerLog(db, partitionCount);
+    this.log = new PostgresBrokerLog(
+      db,
+      partitionCount,
+      options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+    );
   }
 
   static async open(db: Database, options: PostgresBrokerOptions): Promise<PostgresBroker> {

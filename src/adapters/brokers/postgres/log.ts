@@ -52,17 +52,28 @@ const date = (value: Timestamp) => (value instanceof Date ? value : new Date(val
 
 /**
  * The Postgres event log over time: `raw_events` in segments (migration 011). Retention drops
- * the oldest segments whole, once they are older than the cutoff and every consumer group has
- * committed past their end, detaching each CONCURRENTLY first so that appends and fetches never
+ * the oldest segments whole, once they are older than the cutoff (and than the dedupe window,
+ * whose ids they are) and every consumer group has committed past their end, detaching each CONCURRENTLY first so that appends and fetches never
  * wait for it. A range is read segment by segment through each one's (partition, offset) index.
  */
 export class PostgresBrokerLog implements BrokerLog {
   readonly #db: Database;
   readonly #partitionCount: number;
+  readonly #dedupeWindowMs: number;
 
-  constructor(db: Database, partitionCount: number) {
+  /**
+   * @param dedupeWindowMs DEDUPE_WINDOW: on this transport the log's rows are the window's ids,
+   *   so no segment younger than the window is dropped, whatever the retention.
+   */
+  constructor(db: Database, partitionCount: number, dedupeWindowMs: number) {
     this.#db = db;
     this.#partitionCount = partitionCount;
+    this.#dedupeWindowMs = dedupeWindowMs;
+  }
+
+  /** The cutoff retention applies: the one asked for, or the dedupe window's start if earlier. */
+  #effective(cutoff: Date): Date {
+    return new Date(Math.min(cutoff.getTime(), Date.now() - this.#dedupeWindowMs));
   }
 
   /**
@@ -86,7 +97,7 @@ export class PostgresBrokerLog implements BrokerLog {
     const groups = (await this.#db.query<{ group_id: string }>(sql.groups)).map((r) => r.group_id);
     const blocking = new Set<string>();
     if (cutoff !== undefined) {
-      for (const segment of await this.#expired(cutoff)) {
+      for (const segment of await this.#expired(this.#effective(cutoff))) {
         for (const group of segment.held_by) blocking.add(group);
       }
     }
@@ -103,7 +114,8 @@ export class PostgresBrokerLog implements BrokerLog {
     };
   }
 
-  async prune(cutoff: Date): Promise<PruneReport> {
+  async prune(asked: Date): Promise<PruneReport> {
+    const cutoff = this.#effective(asked);
     const expired = await this.#expired(cutoff);
     const dropped: number[] = [];
     let offsets = 0;

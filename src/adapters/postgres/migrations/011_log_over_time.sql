@@ -8,7 +8,8 @@
 -- bound of every later row's, and a consumer's fetch `segment >= committed_segment AND
 -- partition = p AND offset > c` reads the newest one or two segments, not the whole log.
 -- Retention detaches (CONCURRENTLY: reads and appends go on) and drops a segment once it is
--- older than LOG_RETENTION and every consumer group has committed past its end.
+-- older than LOG_RETENTION (and than DEDUPE_WINDOW: the log's rows are the window's ids on this
+-- transport) and every consumer group has committed past its end.
 --
 -- The upgrade: the existing raw_events, whatever its size, becomes segment 0 as it is. Adding
 -- the segment column is instant (a constant default); attaching it as a partition reads the
@@ -24,6 +25,8 @@ ALTER INDEX raw_events_accepted_at RENAME TO raw_events_s0_accepted_at;
 
 ALTER TABLE raw_events_s0 ADD COLUMN segment integer NOT NULL DEFAULT 0;
 
+ALTER TABLE raw_events_s0 ADD COLUMN dedupe_period bigint;
+
 CREATE TABLE raw_events (
   partition integer NOT NULL,
   "offset" bigint NOT NULL,
@@ -35,7 +38,9 @@ CREATE TABLE raw_events (
   payload jsonb NOT NULL,
   headers jsonb NOT NULL DEFAULT '{}',
   accepted_at timestamptz NOT NULL DEFAULT now(),
-  segment integer NOT NULL
+  segment integer NOT NULL,
+  -- The dedupe window's period the row was appended in (see log_append); null before 011.
+  dedupe_period bigint
 ) PARTITION BY RANGE (segment);
 
 ALTER TABLE raw_events ATTACH PARTITION raw_events_s0 FOR VALUES FROM (MINVALUE) TO (1);
@@ -67,7 +72,8 @@ BEGIN
   EXECUTE format('CREATE TABLE %I (LIKE raw_events INCLUDING DEFAULTS)', name);
   EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (segment = %s)', name, name || '_bound', n);
   EXECUTE format('CREATE INDEX %I ON %I (partition, "offset")', name || '_position', name);
-  EXECUTE format('CREATE INDEX %I ON %I (event_id)', name || '_event_id', name);
+  EXECUTE format('CREATE UNIQUE INDEX %I ON %I (event_id, generation, dedupe_period)',
+    name || '_event_id', name);
   EXECUTE format('CREATE INDEX %I ON %I (accepted_at)', name || '_accepted_at', name);
   EXECUTE format('ALTER TABLE raw_events ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',
     name, n, n + 1);
@@ -109,13 +115,28 @@ SELECT 0, coalesce((SELECT min(accepted_at) FROM raw_events_s0), now());
 -- an id accepted again past the dedupe window.
 SELECT log_roll(0, true);
 
--- The dedupe window (DEDUPE_WINDOW): one row per accepted (event id, generation), on every
--- broker. An id is a duplicate while its row is younger than the window. Time is cut into
--- periods of one window; a row lives in the slot of the period it was written in (period mod
--- 3): lookups read the current and the previous slot (an id within the window was written in
--- one of them), and the third, holding only rows older than a window, is emptied whole
--- (detached, truncated, attached again) instead of deleted row by row.
--- `confirmed` is false while the publish of a claim on Kafka or Redis is not known to have
+-- The dedupe window (DEDUPE_WINDOW) means the same on every broker: an (event id, generation)
+-- accepted within the window is a duplicate. Time is cut into periods of one window. On this
+-- transport the log is the window: each row carries the period it was appended in, a segment's
+-- unique index on (event_id, generation, dedupe_period) refuses a second acceptance in the same
+-- period, and an append probes the live segments for an acceptance of the previous period still
+-- within the window (retention keeps those segments). Duplicates are counted, only when there
+-- are some, in event_duplicates (GET /api/v1/events/{id} shows them).
+CREATE TABLE event_duplicates (
+  event_id text NOT NULL,
+  generation integer NOT NULL,
+  times integer NOT NULL,
+  last_at timestamptz NOT NULL,
+  PRIMARY KEY (event_id, generation)
+);
+
+CREATE INDEX event_duplicates_last ON event_duplicates (last_at);
+
+-- On Kafka and Redis, whose logs cannot tell, the window is a table: one row per accepted id, in
+-- the slot of the period it was written in (period mod 3). Lookups read the current and the
+-- previous slot (an id within the window was written in one of them); the third, holding only
+-- rows older than a window, is emptied whole (detached, truncated, attached again) instead of
+-- deleted row by row. `confirmed` is false while the publish of a claim is not known to have
 -- succeeded: such a row is never taken for a duplicate (the event may not be in the broker).
 CREATE TABLE event_dedupe (
   slot smallint NOT NULL,
@@ -124,7 +145,6 @@ CREATE TABLE event_dedupe (
   accepted_at timestamptz NOT NULL,
   partition integer,
   "offset" bigint,
-  segment integer,
   confirmed boolean NOT NULL DEFAULT true,
   duplicates integer NOT NULL DEFAULT 0,
   last_duplicate_at timestamptz,
@@ -145,26 +165,31 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The append (issue 9, migration 008) with the dedupe window: the first occurrence of an id
--- not seen within `window_ms` is stored; the others are counted on the original's row and
--- skipped, still using up their offset (consumers read past such gaps). One round trip.
+-- not accepted within `window_ms` is stored; the others are counted in event_duplicates and
+-- skipped, still using up their offset (consumers read past such gaps). One round trip. The
+-- probe for an earlier acceptance is one index lookup per event in each live segment that can
+-- hold rows of the window (one or two).
 DROP FUNCTION log_append(jsonb, integer[], text);
 
 CREATE FUNCTION log_append(messages jsonb, partitions integer[], channel text, window_ms bigint)
 RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
-  current_slot smallint;
-  previous_slot smallint;
+  period bigint := floor(extract(epoch FROM now()) * 1000 / window_ms)::bigint;
   cutoff timestamptz := now() - window_ms * interval '1 millisecond';
+  first_segment integer;
+  stored_ids text[];
+  stored_generations integer[];
 BEGIN
-  SELECT s.current_slot, s.previous_slot INTO current_slot, previous_slot
-  FROM dedupe_slots(window_ms) s;
   PERFORM 1 FROM log_partitions
   WHERE partition = ANY(partitions)
   ORDER BY partition
   FOR UPDATE;
 
-  RETURN QUERY
+  -- The oldest segment that can hold an acceptance within the window.
+  SELECT coalesce(min(segment), 0) INTO first_segment FROM log_segments
+  WHERE dropped_at IS NULL AND (closed_at IS NULL OR closed_at >= cutoff);
+
   WITH input AS (
     SELECT * FROM jsonb_to_recordset(messages) AS m(
       i int, event_id text, generation int, topic text, event_type text, key text,
@@ -176,62 +201,52 @@ BEGIN
     FROM counts c WHERE p.partition = c.partition
     RETURNING p.partition, p.next_offset - c.n AS base, p.segment
   ),
-  numbered AS (
-    SELECT m.*, a.segment,
-           a.base + row_number() OVER (PARTITION BY m.partition ORDER BY m.i) - 1 AS "offset"
-    FROM input m JOIN advanced a ON a.partition = m.partition
-  ),
-  firsts AS (
-    SELECT DISTINCT ON (n.event_id, n.generation) n.* FROM numbered n
-    ORDER BY n.event_id, n.generation, n.i
-  ),
-  earlier AS (
-    SELECT o.event_id, o.generation FROM event_dedupe o JOIN firsts f
-      ON o.slot = previous_slot AND o.event_id = f.event_id
-     AND o.generation = f.generation
-    WHERE o.accepted_at > cutoff AND o.confirmed
-  ),
-  counted AS (
-    UPDATE event_dedupe o SET duplicates = o.duplicates + 1, last_duplicate_at = now()
-    FROM earlier e
-    WHERE o.slot = previous_slot AND o.event_id = e.event_id
-      AND o.generation = e.generation
-  ),
-  claimed AS (
-    INSERT INTO event_dedupe AS d (slot, event_id, generation, accepted_at, partition, "offset",
-                                   segment)
-    SELECT current_slot, f.event_id, f.generation, now(), f.partition, f."offset",
-           f.segment
-    FROM firsts f
-    WHERE NOT EXISTS (
-      SELECT 1 FROM earlier e WHERE e.event_id = f.event_id AND e.generation = f.generation)
-    ORDER BY f.event_id, f.generation
-    ON CONFLICT (slot, event_id, generation) DO UPDATE SET
-      duplicates = CASE WHEN d.accepted_at > cutoff AND d.confirmed THEN d.duplicates + 1 ELSE 0 END,
-      last_duplicate_at = CASE WHEN d.accepted_at > cutoff AND d.confirmed THEN now() END,
-      accepted_at = CASE WHEN d.accepted_at > cutoff AND d.confirmed
-                         THEN d.accepted_at ELSE EXCLUDED.accepted_at END,
-      partition = CASE WHEN d.accepted_at > cutoff AND d.confirmed
-                       THEN d.partition ELSE EXCLUDED.partition END,
-      "offset" = CASE WHEN d.accepted_at > cutoff AND d.confirmed
-                      THEN d."offset" ELSE EXCLUDED."offset" END,
-      segment = CASE WHEN d.accepted_at > cutoff AND d.confirmed
-                     THEN d.segment ELSE EXCLUDED.segment END,
-      confirmed = true
-    RETURNING d.event_id, d.generation, d.duplicates = 0 AS fresh
-  ),
   inserted AS (
     INSERT INTO raw_events (partition, "offset", event_id, generation, topic, event_type, key,
-                            payload, headers, segment)
-    SELECT f.partition, f."offset", f.event_id, f.generation, f.topic, f.event_type, f.key,
-           f.payload, f.headers, f.segment
-    FROM firsts f JOIN claimed c ON c.event_id = f.event_id AND c.generation = f.generation
-    WHERE c.fresh
-    RETURNING raw_events.event_id
+                            payload, headers, segment, dedupe_period)
+    SELECT n.partition, n."offset", n.event_id, n.generation, n.topic, n.event_type, n.key,
+           n.payload, n.headers, n.segment, period
+    FROM (
+      -- Numbered first: a duplicate uses up its offset, as every message of the call does.
+      SELECT m.*, a.segment,
+             a.base + row_number() OVER (PARTITION BY m.partition ORDER BY m.i) - 1 AS "offset"
+      FROM input m JOIN advanced a ON a.partition = m.partition
+    ) n
+    LEFT JOIN LATERAL (
+      SELECT 1 AS seen FROM raw_events r
+      WHERE r.segment >= first_segment AND r.event_id = n.event_id
+        AND r.generation = n.generation AND r.dedupe_period >= period - 1
+        AND r.accepted_at > cutoff
+      LIMIT 1
+    ) earlier ON true
+    WHERE earlier.seen IS NULL
+    -- The same id twice in this period (a repeat in the batch, a concurrent append of it).
+    ON CONFLICT DO NOTHING
+    RETURNING raw_events.event_id, raw_events.generation
   )
-  SELECT inserted.event_id FROM inserted;
+  SELECT coalesce(array_agg(event_id), '{}'), coalesce(array_agg(generation), '{}')
+  INTO stored_ids, stored_generations
+  FROM inserted;
 
-  IF FOUND THEN
+  RETURN QUERY SELECT unnest(stored_ids);
+
+  -- Duplicates (rare): counted on the id, for GET /api/v1/events/{id}.
+  IF cardinality(stored_ids) < jsonb_array_length(messages) THEN
+    INSERT INTO event_duplicates AS d (event_id, generation, times, last_at)
+    SELECT m.event_id, m.generation, count(*) - max(CASE WHEN s.event_id IS NULL THEN 0 ELSE 1 END),
+           now()
+    FROM jsonb_to_recordset(messages) AS m(event_id text, generation int)
+    LEFT JOIN unnest(stored_ids, stored_generations) AS s(event_id, generation)
+      ON s.event_id = m.event_id AND s.generation = m.generation
+    GROUP BY m.event_id, m.generation
+    HAVING count(*) - max(CASE WHEN s.event_id IS NULL THEN 0 ELSE 1 END) > 0
+    ORDER BY m.event_id, m.generation
+    ON CONFLICT (event_id, generation) DO UPDATE SET
+      times = CASE WHEN d.last_at > cutoff THEN d.times ELSE 0 END + EXCLUDED.times,
+      last_at = EXCLUDED.last_at;
+  END IF;
+
+  IF cardinality(stored_ids) > 0 THEN
     PERFORM pg_notify(channel, current_schema());
   END IF;
 END

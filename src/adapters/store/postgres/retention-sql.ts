@@ -25,6 +25,10 @@ export const dedupePeriod = `
 
 export const markCleared = 'UPDATE log_maintenance SET cleared_period = $1 WHERE id = 1';
 
+/** Duplicate counts (Postgres transport) of acceptances older than the window ($1 ms). */
+export const pruneDuplicates = `
+  DELETE FROM event_duplicates WHERE last_at < now() - $1::bigint * interval '1 millisecond'`;
+
 /** The dedupe slot tables and whether each is attached (or being detached). */
 export const dedupeSlots = `
   SELECT c.relname AS name, i.inhrelid IS NOT NULL AS attached,

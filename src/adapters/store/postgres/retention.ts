@@ -24,6 +24,8 @@ export class PostgresRetentionStore implements RetentionStore {
 
   async clearExpiredDedupeSlot(windowMs: number): Promise<SlotClearing> {
     await this.#repairSlots();
+    // The few duplicate counts of the Postgres transport: a small table, deleted by time.
+    await this.#db.query(sql.pruneDuplicates, [windowMs]);
     const [period] = await this.#db.query<{
       period: number;
       slot: number;

@@ -17,8 +17,9 @@ function message(
   return { id, topic, key, type, value: { id }, headers: { correlation_id: `c-${id}` } };
 }
 
-async function openBroker(db: Database, partitions = 2) {
-  return PostgresBroker.open(db, { partitions, leaseMs: 5000, pollMs: 10 });
+/** A dedupe window of 1 ms: segments may go as soon as retention allows (see the last test). */
+async function openBroker(db: Database, partitions = 2, dedupeWindowMs = 1) {
+  return PostgresBroker.open(db, { partitions, leaseMs: 5000, pollMs: 10, dedupeWindowMs });
 }
 
 /** Consumes everything the group has not committed, until its lag is 0. */
@@ -180,5 +181,19 @@ describeEachDatabase('Postgres event log over time', (database) => {
     assert.equal(report.count, 1);
     const [gone] = await db.query<{ t: string | null }>(`SELECT to_regclass('raw_events_s1') AS t`);
     assert.equal(gone?.t, null);
+  });
+
+  test('no segment younger than the dedupe window goes, whatever the retention: its rows are the window', async (t) => {
+    const db = await database.open(t);
+    const broker = await openBroker(db, 2, 3_600_000);
+    await broker.publish([message('a', 'u1')]);
+    await broker.log.roll(0);
+    await drain(broker, 'processors');
+    const report = await broker.log.prune(future());
+    assert.equal(report.count, 0);
+    assert.ok(report.cutoff.getTime() < Date.now() - 3_000_000, 'the cutoff moved back a window');
+    assert.ok((await tables(db)).includes('raw_events_s1'));
+    const [again] = await broker.publish([message('a', 'u1')]);
+    assert.equal(again?.status, 'duplicate');
   });
 });
