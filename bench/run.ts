@@ -32,6 +32,8 @@ import { ingestContracts } from './scenarios/ingest-contracts.ts';
 import { ingestSingle } from './scenarios/ingest-single.ts';
 import { memory } from './scenarios/memory.ts';
 import { peers } from './scenarios/peers.ts';
+import { replay } from './scenarios/replay.ts';
+import { retention } from './scenarios/retention.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
 import { terminalState } from './scenarios/terminal-state.ts';
 
@@ -47,6 +49,8 @@ export const SCENARIOS: readonly Scenario[] = [
   fuzz,
   ingestContracts,
   terminalState,
+  retention,
+  replay,
   // New scenarios: import above, add one line here.
 ];
 

@@ -3,6 +3,7 @@
  * flags (a flag `--worker-batch-size 200` overrides `WORKER_BATCH_SIZE`). Invalid values fail
  * at start with an error naming the variable.
  */
+import { formatDuration, parseDuration } from './domain/durations.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 
 export interface Config {
@@ -94,6 +95,15 @@ export interface Config {
   webhookAllowPrivateTargets: string[];
   schemasRequired: boolean;
   schemasPollMs: number;
+  /** Log retention (issue #20); undefined = keep everything. */
+  logRetentionMs: number | undefined;
+  logSegmentMs: number;
+  dedupeWindowMs: number;
+  historyRetentionMs: number | undefined;
+  deadLetterRetentionMs: number | undefined;
+  processedRetentionMs: number | undefined;
+  retentionIntervalMs: number;
+  replayPollMs: number;
 }
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -567,6 +577,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'how often a worker packs closed hours for fast funnels (back to back while behind); 0 = never',
   },
   ...userAndNotificationSettings(),
+  ...logOverTimeSettings(),
 };
 
 // Users and notifications (issue 7).
@@ -859,6 +870,92 @@ function userAndNotificationSettings() {
       1000,
       integer(50, 60000),
       'how often a process checks the schema registry for changes made elsewhere (besides LISTEN/NOTIFY): the bound on how long a change takes to apply everywhere',
+    ),
+  };
+}
+
+// The log over time (issue #20): retention, the dedupe window, replays. Durations are written
+// 7d, 12h, 30m, 45s or as milliseconds; a retention of `keep` keeps everything.
+function logOverTimeSettings() {
+  const duration =
+    (min: number, max: number): Parser<number> =>
+    (raw, name) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) {
+        throw invalid(name, `expected a duration such as 7d, 12h, 30m, 45s or ms, got "${raw}"`);
+      }
+      if (ms < min || ms > max) {
+        throw invalid(name, `must be between ${formatDuration(min)} and ${formatDuration(max)}`);
+      }
+      return ms;
+    };
+  const retention = (min: number): Parser<number | undefined> => {
+    const parse = duration(min, 3650 * 86_400_000);
+    return (raw, name) => (/^(keep|forever)$/i.test(raw.trim()) ? undefined : parse(raw, name));
+  };
+  const s = <K extends keyof Config>(
+    key: K,
+    env: string,
+    value: Config[K],
+    parse: Parser<Config[K]>,
+    description: string,
+  ): Setting<K> => ({ key, env, default: value, parse, description });
+  return {
+    logRetentionMs: s(
+      'logRetentionMs',
+      'LOG_RETENTION',
+      undefined,
+      retention(1000),
+      'how long the event log keeps events (7d, 12h …), dropped a segment at a time and never before every consumer group committed them; keep = forever',
+    ),
+    logSegmentMs: s(
+      'logSegmentMs',
+      'LOG_SEGMENT',
+      86_400_000,
+      duration(1000, 365 * 86_400_000),
+      'how much time one segment of the Postgres event log covers (the unit retention drops whole; Kafka segment.ms)',
+    ),
+    dedupeWindowMs: s(
+      'dedupeWindowMs',
+      'DEDUPE_WINDOW',
+      86_400_000,
+      duration(1000, 365 * 86_400_000),
+      'an event id sent again within this time of its acceptance is a duplicate (stored once, answered duplicate: true) on every broker; past it, the id is accepted as new',
+    ),
+    historyRetentionMs: s(
+      'historyRetentionMs',
+      'HISTORY_RETENTION',
+      undefined,
+      retention(60_000),
+      'how long retry records (retrying, replayed, purged failures) and finished notification deliveries with their attempts are kept; keep = forever',
+    ),
+    deadLetterRetentionMs: s(
+      'deadLetterRetentionMs',
+      'DEAD_LETTER_RETENTION',
+      undefined,
+      retention(60_000),
+      'how long dead letters are kept after their last failure; keep = until replayed or purged',
+    ),
+    processedRetentionMs: s(
+      'processedRetentionMs',
+      'PROCESSED_RETENTION',
+      undefined,
+      retention(60_000),
+      'how long processed events are kept (the analytics rollups always stay); keep = forever',
+    ),
+    retentionIntervalMs: s(
+      'retentionIntervalMs',
+      'RETENTION_INTERVAL',
+      60_000,
+      duration(100, 86_400_000),
+      'how often a worker rolls log segments, applies the retention settings and clears the expired dedupe window (one worker at a time)',
+    ),
+    replayPollMs: s(
+      'replayPollMs',
+      'REPLAY_POLL_MS',
+      1000,
+      integer(10, 60000),
+      'how often a worker looks for replays to run',
     ),
   };
 }

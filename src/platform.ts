@@ -35,6 +35,7 @@ import type { ReadServer } from './http/read-server.ts';
 import { dependencyProbes } from './http/readiness.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import type { LogOverTime } from './platform-log.ts';
 import type { Broker } from './ports/broker.ts';
 import type { Database } from './ports/database.ts';
 import { VERSION } from './version.ts';
@@ -70,6 +71,8 @@ export interface RunningPlatform {
   outboxRelay: OutboxRelay | undefined;
   /** Packs closed hours for fast funnels (worker role, ANALYTICS_SEAL_INTERVAL_MS > 0). */
   funnelSealing: FunnelSealing | undefined;
+  /** Log maintenance and the replay runner (worker role, issue #20). */
+  logOverTime: LogOverTime | undefined;
   /** This process's view of the event contracts (both roles). */
   schemas: SchemaCatalog;
   /** Watches the consumer groups' partitions for stalls (STALL_AFTER_MS). */
@@ -124,6 +127,7 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
         partitions: config.queuePartitions,
         leaseMs: config.workerLeaseMs,
         pollMs: config.workerPollMs,
+        dedupeWindowMs: config.dedupeWindowMs,
       });
       if (broker.partitionCount !== config.queuePartitions) {
         logger.warn(
@@ -135,27 +139,60 @@ export async function openBroker(config: Config, db: Database, logger: Logger): 
     }
     case 'redis': {
       const { RedisBroker } = await import('./adapters/brokers/redis/broker.ts');
-      return RedisBroker.open({
-        url: config.redisUrl ?? '',
-        prefix: config.brokerNamespace,
-        partitions: config.queuePartitions,
-        leaseMs: config.workerLeaseMs,
-        pollMs: config.workerPollMs,
-      });
+      return withDedupeWindow(
+        config,
+        db,
+        logger,
+        await RedisBroker.open({
+          url: config.redisUrl ?? '',
+          prefix: config.brokerNamespace,
+          partitions: config.queuePartitions,
+          leaseMs: config.workerLeaseMs,
+          pollMs: config.workerPollMs,
+          retainLog: config.logRetentionMs !== undefined,
+        }),
+      );
     }
     case 'kafka': {
       const { KafkaBroker } = await import('./adapters/brokers/kafka/broker.ts');
-      return KafkaBroker.open({
-        brokers: config.kafkaBrokers,
-        clientId: config.brokerNamespace,
-        namespace: config.brokerNamespace,
-        partitions: config.queuePartitions,
-        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-        replicationFactor: config.kafkaReplicationFactor,
-        heartbeatIntervalMs: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 5)),
-      });
+      const retention = config.logRetentionMs;
+      return withDedupeWindow(
+        config,
+        db,
+        logger,
+        await KafkaBroker.open({
+          brokers: config.kafkaBrokers,
+          clientId: config.brokerNamespace,
+          namespace: config.brokerNamespace,
+          partitions: config.queuePartitions,
+          sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+          replicationFactor: config.kafkaReplicationFactor,
+          heartbeatIntervalMs: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 5)),
+          // Herald cuts at LOG_RETENTION what every group has committed; Kafka's own retention,
+          // twice that, is the backstop for a group stalled that long (issue #20).
+          ...(retention === undefined
+            ? {}
+            : { topicRetention: { retentionMs: 2 * retention, segmentMs: config.logSegmentMs } }),
+        }),
+      );
     }
   }
+}
+
+/** Kafka and Redis cannot tell a resent id: the dedupe window is kept in the database. */
+async function withDedupeWindow(
+  config: Config,
+  db: Database,
+  logger: Logger,
+  broker: Broker,
+): Promise<Broker> {
+  const [{ DedupingBroker }, { PostgresDedupeStore }] = await Promise.all([
+    import('./app/dedupe.ts'),
+    import('./adapters/store/postgres/dedupe.ts'),
+  ]);
+  return new DedupingBroker(broker, new PostgresDedupeStore(db), logger, {
+    windowMs: config.dedupeWindowMs,
+  });
 }
 
 /**
@@ -227,6 +264,7 @@ export async function startPlatform(
       logger.info({ url: ops.url }, 'ops endpoints listening');
     }
 
+    const stages = withContractStage(options.stages ?? defaultStages, schemas);
     let worker: Worker | undefined;
     if (roles.worker) {
       worker = new Worker(store, metrics, logger, {
@@ -240,7 +278,7 @@ export async function startPlatform(
           maxMs: config.retryMaxMs,
           maxAttempts: config.retryMaxAttempts,
         },
-        stages: withContractStage(options.stages ?? defaultStages, schemas),
+        stages,
       });
       await worker.start(broker);
     }
@@ -265,6 +303,14 @@ export async function startPlatform(
             logger,
           )
         : undefined;
+    // Log maintenance and replays of ranges (issue #20).
+    const logOverTime = roles.worker
+      ? (await import('./platform-log.ts')).startLogOverTime(config, db, broker, metrics, logger, {
+          stages,
+          agents,
+          notifications,
+        })
+      : undefined;
     consumers = 'running';
     const funnelSealing =
       roles.worker && config.analyticsSealIntervalMs > 0
@@ -328,6 +374,7 @@ export async function startPlatform(
           catalog: schemas,
           contracts: new ContractCheck(schemas, { required: config.schemasRequired }),
         },
+        ...(await logOverTimeRoutes(config, db, broker, logOverTime)),
         rateLimitPerMinute: config.rateLimitPerMinute,
         ...(config.redisUrl === undefined
           ? {}
@@ -380,6 +427,7 @@ export async function startPlatform(
         await ingest?.drained();
         await outboxRelay?.stop();
         await funnelSealing?.stop();
+        await logOverTime?.stop();
         await agents?.stop();
         await notifications?.stop();
         await worker?.stop();
@@ -403,6 +451,7 @@ export async function startPlatform(
       users,
       outboxRelay,
       funnelSealing,
+      logOverTime,
       schemas,
       stalls: stallDetector,
       url,
@@ -419,6 +468,45 @@ export async function startPlatform(
     await db.close().catch(() => {});
     throw error;
   }
+}
+
+/** The API's part of the log over time: the dedupe fields of events, replays, log status. */
+async function logOverTimeRoutes(
+  config: Config,
+  db: Database,
+  broker: Broker,
+  logOverTime: LogOverTime | undefined,
+) {
+  const [
+    { PostgresDedupeStore },
+    { PostgresReplayStore },
+    { PostgresNotificationStore: Store },
+    { ReplayService },
+  ] = await Promise.all([
+    import('./adapters/store/postgres/dedupe.ts'),
+    import('./adapters/store/postgres/replays.ts'),
+    import('./adapters/store/postgres/notifications.ts'),
+    import('./app/replay/service.ts'),
+  ]);
+  const endpoints = new Store(db);
+  return {
+    dedupe: { store: new PostgresDedupeStore(db), windowMs: config.dedupeWindowMs },
+    replays: new ReplayService(
+      new PostgresReplayStore(db),
+      broker.log,
+      (id) => endpoints.getEndpoint(id),
+      {
+        agentsEnabled: config.agentsEnabled,
+        onRunnable: () => logOverTime?.replays.wake(),
+      },
+    ),
+    log: {
+      log: broker.log,
+      retentionMs: config.logRetentionMs,
+      segmentMs: config.logSegmentMs,
+      dedupeWindowMs: config.dedupeWindowMs,
+    },
+  };
 }
 
 /** The consumer groups whose lag `herald_consumer_lag` reports: every one this config runs. */

@@ -152,3 +152,34 @@ test('EMBEDDED_DATABASE_USER: postgres unless set', () => {
   assert.equal(loadConfig({}).embeddedDatabaseUser, 'postgres');
   assert.equal(loadConfig({ EMBEDDED_DATABASE_USER: 'herald' }).embeddedDatabaseUser, 'herald');
 });
+
+test('the log over time: retention kept by default, a day per segment, a dedupe window of 24 h; durations as 7d, 12h, 30m or ms', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.logRetentionMs, undefined);
+  assert.equal(defaults.logSegmentMs, 86_400_000);
+  assert.equal(defaults.dedupeWindowMs, 86_400_000);
+  assert.equal(defaults.historyRetentionMs, undefined);
+  assert.equal(defaults.deadLetterRetentionMs, undefined);
+  assert.equal(defaults.processedRetentionMs, undefined);
+  const set = loadConfig({
+    LOG_RETENTION: '7d',
+    LOG_SEGMENT: '12h',
+    DEDUPE_WINDOW: '30m',
+    HISTORY_RETENTION: '90000',
+    PROCESSED_RETENTION: 'keep',
+  });
+  assert.equal(set.logRetentionMs, 604_800_000);
+  assert.equal(set.logSegmentMs, 43_200_000);
+  assert.equal(set.dedupeWindowMs, 1_800_000);
+  assert.equal(set.historyRetentionMs, 90_000);
+  assert.equal(set.processedRetentionMs, undefined);
+  assert.throws(
+    () => loadConfig({ LOG_RETENTION: 'a week' }),
+    /^HeraldError: LOG_RETENTION: expected a duration/,
+  );
+  assert.throws(() => loadConfig({ DEDUPE_WINDOW: 'keep' }), /DEDUPE_WINDOW: expected a duration/);
+  assert.throws(
+    () => loadConfig({ DEDUPE_WINDOW: '10ms' }),
+    /DEDUPE_WINDOW: must be between 1s and/,
+  );
+});

@@ -8,6 +8,7 @@ import './views/events.ts';
 import './views/agents.ts';
 import './views/analytics.ts';
 import './views/schemas.ts';
+import './views/replays.ts';
 
 const nav = document.getElementById('nav') as HTMLElement;
 const main = document.getElementById('view') as HTMLElement;

@@ -13,6 +13,7 @@ import type { AnalyticsService } from '../app/analytics.ts';
 import type { ApiKeyService } from '../app/api-keys.ts';
 import type { IngestService } from '../app/ingest.ts';
 import type { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts';
+import type { ReplayService } from '../app/replay/service.ts';
 import type { StalledShard } from '../app/stall-detector.ts';
 import type { UserService } from '../app/users.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -21,6 +22,7 @@ import { traceHttp, tracingEnabled } from '../observability/tracing.ts';
 import type { AgentStore } from '../ports/agent-store.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
+import type { DedupeStore } from '../ports/dedupe.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { NotificationStore } from '../ports/notification-store.ts';
 import { apiKeyAuth } from './auth.ts';
@@ -36,9 +38,11 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventSearchRoutes } from './routes/event-search.ts';
 import { eventRoutes } from './routes/events.ts';
+import { type LogRouteOptions, logRoutes } from './routes/log.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { partitionRoutes } from './routes/partitions.ts';
+import { replayRoutes } from './routes/replays.ts';
 import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
@@ -66,6 +70,12 @@ export interface ServerDependencies {
   notifications?: { store: NotificationStore; endpoints: WebhookEndpoints };
   /** The schema registry (`/api/v1/schemas`) and the contract check of ingest, when given. */
   schemas?: SchemaRoutesOptions;
+  /** The dedupe window, whose refusals `GET /api/v1/events/{id}` shows (issue #20). */
+  dedupe?: { store: DedupeStore; windowMs: number };
+  /** Replays of a range (`/api/v1/replays`), when given. */
+  replays?: ReplayService;
+  /** The log's retention status (`/api/v1/log`), when given. */
+  log?: LogRouteOptions;
   /** Whether API keys are required (see access.ts for which routes). */
   authRequired: boolean;
   rateLimitPerMinute: number;
@@ -221,6 +231,10 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
         { name: 'users', description: 'Accounts, logins, sessions and notification preferences' },
         { name: 'notifications', description: 'Delivery log and webhook endpoints' },
         { name: 'schemas', description: 'Event contracts: versioned JSON Schemas per event type' },
+        {
+          name: 'replays',
+          description: 'Replay a range of the log to the agent, a webhook or the pipeline',
+        },
       ],
       components: {
         securitySchemes: {
@@ -246,7 +260,10 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     store: deps.store,
     batchMaxEvents: deps.batchMaxEvents,
     ...(schemas === undefined ? {} : { contracts: schemas.contracts }),
+    ...(deps.dedupe === undefined ? {} : { dedupe: deps.dedupe }),
   });
+  if (deps.replays !== undefined) await app.register(replayRoutes, { replays: deps.replays });
+  if (deps.log !== undefined) await app.register(logRoutes, deps.log);
   if (schemas !== undefined) await app.register(schemaRoutes, schemas);
   await app.register(deadLetterRoutes, { store: deps.store, broker: deps.broker });
   await app.register(eventSearchRoutes, { store: deps.store });

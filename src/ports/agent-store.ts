@@ -21,6 +21,8 @@ export interface NewAgentRun {
   needsReenrichment: boolean;
   /** The run this one re-enriched, when it came from the re-enrichment pass. */
   reenrichmentOf?: number;
+  /** The replay that asked for this run (issue #20), when one did. */
+  replayId?: string;
   cacheKey: string;
   input: MoleculeFacts;
   output: ChemistryAnswer | null;

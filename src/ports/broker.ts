@@ -1,3 +1,5 @@
+import type { BrokerLog } from './broker-log.ts';
+
 /**
  * The transport between the API and the workers, modelled as Kafka models it: messages go to a
  * topic, land in a partition chosen by their key (so one key's messages stay in order), and
@@ -38,6 +40,9 @@ export type PublishStatus = 'appended' | 'duplicate';
 export interface PublishResult {
   id: string;
   status: PublishStatus;
+  /** Where an appended message went, when the broker says (Kafka, Redis): for the dedupe record. */
+  partition?: number;
+  offset?: number;
 }
 
 /**
@@ -104,6 +109,8 @@ export interface Broker {
   lag(group: string): Promise<PartitionLag[]>;
   /** Each shard's committed offset, lag and head message for `group` (see ShardPosition). */
   positions(group: string): Promise<ShardPosition[]>;
+  /** The log over time: retention and range reads (issue #20). */
+  readonly log: BrokerLog;
   /** Throws when the broker cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

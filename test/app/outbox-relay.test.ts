@@ -65,6 +65,9 @@ class WatchedBroker implements Broker {
     if (this.hangAfterPublish) await new Promise(() => {});
     return results;
   }
+  get log() {
+    return this.#inner.log;
+  }
   consume(options: ConsumerOptions) {
     return this.#inner.consume(options);
   }

@@ -65,7 +65,7 @@ async function benchSchemas(): Promise<string[]> {
 
 // Three bench processes side by side: most of a quick run is processes starting.
 const GROUPS = [
-  ['ingest-single', 'ingest-batch'],
+  ['ingest-single', 'ingest-batch', 'retention', 'replay'],
   ['e2e', 'memory'],
   ['peers', 'ingest-contracts'],
 ];

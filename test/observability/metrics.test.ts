@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
+import { RetentionMetrics } from '../../src/app/retention/metrics.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { MAX_EVENT_TYPE_LABELS, Metrics } from '../../src/observability/metrics.ts';
 import { WORKER_GROUP } from '../../src/platform.ts';
@@ -229,6 +230,8 @@ test('every herald_* metric the Grafana dashboard and the alert rules query is o
     ),
   );
   const metrics = new Metrics();
+  // The log's metrics, which the worker maintaining the log registers on the same registry.
+  new RetentionMetrics(metrics.registry);
   const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
   assert.ok(used.size > 10, 'the dashboard queries Herald metrics');
   assert.deepEqual(

@@ -138,11 +138,36 @@ export class AgentRunner {
     return { handled: batch.length };
   }
 
+  /**
+   * Runs the agent on one event again, whatever ran before (a replay re-enriching a range once
+   * an LLM is configured); the run records `replayId`, so a replay resumed after a crash can
+   * tell which events it did. 'no_formula' when the event has no molecule to describe. Throws
+   * only if the store fails.
+   */
+  async rerun(message: DeliveredMessage, replayId: string): Promise<'ran' | 'no_formula'> {
+    const facts = await moleculeFacts(message.value, this.#options.toolkit);
+    if (facts === undefined) return 'no_formula';
+    const context = { eventId: message.id, correlationId: message.headers.correlation_id };
+    await withEventLogContext(context, () => this.#enrich(message.id, facts, replayId));
+    return 'ran';
+  }
+
+  /** Whether `rerun` would run the agent on the event (a dry run's question). */
+  async hasMolecule(message: DeliveredMessage): Promise<boolean> {
+    return (await moleculeFacts(message.value, this.#options.toolkit)) !== undefined;
+  }
+
   /** Describes one event's molecule and records the run(s). Throws only if the store fails. */
-  async #enrich(eventId: string, facts: MoleculeFacts): Promise<void> {
+  async #enrich(eventId: string, facts: MoleculeFacts, replayId?: string): Promise<void> {
     const { llm, offline } = this.#options;
     const cacheKey = cacheKeyOf(facts);
-    const base = { eventId, moleculeId: facts.moleculeId, cacheKey, input: facts };
+    const base = {
+      eventId,
+      moleculeId: facts.moleculeId,
+      cacheKey,
+      input: facts,
+      ...(replayId === undefined ? {} : { replayId }),
+    };
     if (llm === undefined) {
       const started = performance.now();
       const result = await offline.describe(facts);
@@ -176,7 +201,7 @@ export class AgentRunner {
   /** Asks the LLM; records the run when it answered (accepted or rejected). */
   async #askLlm(
     llm: ChemistryAgent,
-    base: Pick<NewAgentRun, 'eventId' | 'moleculeId' | 'cacheKey' | 'input'> & {
+    base: Pick<NewAgentRun, 'eventId' | 'moleculeId' | 'cacheKey' | 'input' | 'replayId'> & {
       reenrichmentOf?: number;
     },
   ): Promise<
@@ -227,7 +252,7 @@ export class AgentRunner {
   }
 
   async #fallback(
-    base: Pick<NewAgentRun, 'eventId' | 'moleculeId' | 'cacheKey' | 'input'>,
+    base: Pick<NewAgentRun, 'eventId' | 'moleculeId' | 'cacheKey' | 'input' | 'replayId'>,
     error: LlmError,
     reenrich: boolean,
   ): Promise<void> {

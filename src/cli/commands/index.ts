@@ -7,9 +7,11 @@ import { dlqCommand } from './dlq.ts';
 import { eventsCommand } from './events.ts';
 import { keysCommand } from './keys.ts';
 import { loadTestCommand } from './load-test.ts';
+import { logCommand } from './log.ts';
 import { monitorCommand } from './monitor.ts';
 import { partitionsCommand } from './partitions.ts';
 import { produceCommand } from './produce.ts';
+import { replayCommand } from './replay.ts';
 import { schemasCommand } from './schemas.ts';
 import { usersCommand } from './users.ts';
 
@@ -26,5 +28,7 @@ export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
     keysCommand,
     usersCommand,
     schemasCommand,
+    replayCommand,
+    logCommand,
   ].map((c) => [c.name, c]),
 );

@@ -13,6 +13,7 @@ import {
   type Topic,
 } from '../../domain/events.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
+import type { DedupeStore } from '../../ports/dedupe.ts';
 import type { EventStore } from '../../ports/event-store.ts';
 import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
@@ -24,7 +25,35 @@ export interface EventRoutesOptions {
   batchMaxEvents: number;
   /** Event contracts: each analytics and EventFlow event is checked against its type's schema. */
   contracts?: ContractCheck;
+  /** The dedupe window (issue #20): an event's `deduplicated` field says what was refused. */
+  dedupe?: { store: DedupeStore; windowMs: number };
 }
+
+/** An event as GET /api/v1/events/{id} shows it: with what its dedupe window refused. */
+const eventWithDedupe = {
+  ...schemas.eventRecord,
+  properties: {
+    ...schemas.eventRecord.properties,
+    deduplicated: {
+      type: ['object', 'null'],
+      description:
+        'null unless the id was sent again within DEDUPE_WINDOW of its acceptance: then the acceptance it was deduplicated against, how many times and when last',
+      properties: {
+        times: { type: 'integer' },
+        last_at: { type: ['string', 'null'], format: 'date-time' },
+        original: {
+          type: 'object',
+          properties: {
+            accepted_at: { type: 'string', format: 'date-time' },
+            partition: { type: ['integer', 'null'] },
+            offset: { type: ['integer', 'null'] },
+          },
+        },
+        window_ends_at: { type: 'string', format: 'date-time' },
+      },
+    },
+  },
+} as const;
 
 const TOPIC_SCHEMAS = {
   analytics: schemas.analyticsEvent,
@@ -44,7 +73,7 @@ function idempotencyKeyHeader(maxLength: number, description: string) {
 
 /** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
 export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
-  const { ingest, store, batchMaxEvents, contracts } = options;
+  const { ingest, store, batchMaxEvents, contracts, dedupe } = options;
   const contractOf = (topic: Topic, body: Record<string, unknown>) =>
     contracts === undefined ? undefined : contractOutcome(contracts.check(topic, body));
   // Batch items are validated one by one here, so each gets its own result.
@@ -244,12 +273,15 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         summary: 'An event and its status: accepted, processed, failed (retrying) or dead_lettered',
         tags: ['events'],
         params: schemas.eventIdParams,
-        response: { 200: schemas.eventRecord, 404: schemas.problem },
+        response: { 200: eventWithDedupe, 404: schemas.problem },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const record = await store.get(id);
+      const [record, seen] = await Promise.all([
+        store.get(id),
+        dedupe?.store.lookup(id, dedupe.windowMs),
+      ]);
       if (record === undefined) {
         return sendProblem(
           reply,
@@ -267,6 +299,19 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         processed_at: record.processedAt,
         enrichment: record.enrichment,
         failure: record.failure,
+        deduplicated:
+          seen === undefined || seen.duplicates === 0
+            ? null
+            : {
+                times: seen.duplicates,
+                last_at: seen.lastDuplicateAt,
+                original: {
+                  accepted_at: seen.acceptedAt,
+                  partition: seen.partition,
+                  offset: seen.offset,
+                },
+                window_ends_at: seen.windowEndsAt,
+              },
       };
     },
   );

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import {
   Admin,
+  ConfigResourceTypes,
   type ConsumerGroupJoinPayload,
+  IncrementalAlterConfigOperationTypes,
   Consumer as KafkaConsumer,
   ListOffsetTimestamps,
   type Message,
@@ -10,7 +12,10 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka';
+import { TOPICS } from '../../../domain/events.ts';
 import { partitionFor } from '../../../domain/partitioning.ts';
+import { SCHEMAS_TOPIC } from '../../../domain/schemas/model.ts';
+import { USERS_TOPIC } from '../../../domain/users.ts';
 import { ErrorCodes, HeraldError } from '../../../errors.ts';
 import type {
   Broker,
@@ -23,6 +28,7 @@ import type {
   ShardPosition,
 } from '../../../ports/broker.ts';
 import { acceptedAtOf, decodeObject } from '../decode.ts';
+import { KafkaBrokerLog } from './log.ts';
 
 export interface KafkaBrokerOptions {
   /** `host:port` of the bootstrap brokers. */
@@ -50,7 +56,16 @@ export interface KafkaBrokerOptions {
    * it reopens the stream (see KafkaPartitionConsumer).
    */
   gapHealTimeoutMs?: number;
+  /**
+   * retention.ms (and segment.ms) of Herald's topics: set on the topics it creates and on
+   * existing ones when they are first used; undefined leaves the topics' own (issue #20).
+   */
+  topicRetention?: { retentionMs: number; segmentMs: number };
 }
+
+/** The options with their defaults filled in. */
+type FullOptions = Required<Omit<KafkaBrokerOptions, 'topicRetention'>> &
+  Pick<KafkaBrokerOptions, 'topicRetention'>;
 
 /** Headers Herald adds to every record beside the message's own (correlation_id, traceparent). */
 const EVENT_ID = 'event_id';
@@ -71,16 +86,29 @@ type Received = Message<string, string, string, string>;
  */
 export class KafkaBroker implements Broker {
   readonly name = 'kafka';
-  readonly #options: Required<KafkaBrokerOptions>;
+  /** The log over time: consumer-aware retention, ranges by time (log.ts). */
+  readonly log: KafkaBrokerLog;
+  readonly #options: FullOptions;
   readonly #admin: Admin;
   readonly #producer: Producer<string, string, string, string>;
   readonly #partitions = new Map<string, number>();
   readonly #groupTopics = new Map<string, Set<string>>();
   readonly #consumers = new Set<KafkaPartitionConsumer>();
 
-  private constructor(options: Required<KafkaBrokerOptions>, admin: Admin) {
+  private constructor(options: FullOptions, admin: Admin) {
     this.#options = options;
     this.#admin = admin;
+    const prefix = this.#named('');
+    this.log = new KafkaBrokerLog({
+      admin,
+      brokers: options.brokers,
+      clientId: options.clientId,
+      connectTimeoutMs: options.connectTimeoutMs,
+      named: (name) => this.#named(name),
+      heraldName: (topic) => (topic.startsWith(prefix) ? topic.slice(prefix.length) : topic),
+      topics: () => this.#installationTopics(),
+      toDelivered,
+    });
     this.#producer = new Producer({
       clientId: `${options.clientId}-producer`,
       bootstrapBrokers: [...options.brokers],
@@ -92,7 +120,7 @@ export class KafkaBroker implements Broker {
   }
 
   static async open(options: KafkaBrokerOptions): Promise<KafkaBroker> {
-    const full: Required<KafkaBrokerOptions> = {
+    const full: FullOptions = {
       clientId: 'herald',
       replicationFactor: -1,
       sessionTimeoutMs: 30_000,
@@ -122,9 +150,10 @@ export class KafkaBroker implements Broker {
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult[]> {
     if (messages.length === 0) return [];
     const topics = messages.map((m) => this.#named(m.topic));
+    let offsets: Map<string, number>;
     try {
       await this.#ensureTopics(topics);
-      await this.#send(messages, topics);
+      offsets = await this.#send(messages, topics);
     } catch (error) {
       // Ambiguous after a timeout: some records may be written. The client retries with the
       // same ids and consumers are idempotent on them.
@@ -134,19 +163,42 @@ export class KafkaBroker implements Broker {
         { cause: error, retryable: true },
       );
     }
-    return messages.map((m) => ({ id: m.id, status: 'appended' }));
+    // The produce response gives each partition's first offset; a partition's messages follow it.
+    const seen = new Map<string, number>();
+    return messages.map((m, i) => {
+      const topic = topics[i] ?? this.#named(m.topic);
+      const partition = this.#partitionOf(m);
+      const where = `${topic}:${partition}`;
+      const index = seen.get(where) ?? 0;
+      seen.set(where, index + 1);
+      const base = offsets.get(where);
+      return {
+        id: m.id,
+        status: 'appended',
+        partition,
+        ...(base === undefined ? {} : { offset: base + index }),
+      };
+    });
   }
 
-  async #send(messages: readonly OutgoingMessage[], topics: readonly string[]): Promise<void> {
-    await this.#producer.send({
+  #partitionOf(m: OutgoingMessage): number {
+    return partitionFor(
+      m.key,
+      this.#partitions.get(this.#named(m.topic)) ?? this.#options.partitions,
+    );
+  }
+
+  /** Sends, and returns the first offset written per `<topic>:<partition>`. */
+  async #send(
+    messages: readonly OutgoingMessage[],
+    topics: readonly string[],
+  ): Promise<Map<string, number>> {
+    const result = await this.#producer.send({
       messages: messages.map((m, i) => ({
         topic: topics[i] ?? this.#named(m.topic),
         key: m.key,
         value: JSON.stringify(m.value),
-        partition: partitionFor(
-          m.key,
-          this.#partitions.get(this.#named(m.topic)) ?? this.#options.partitions,
-        ),
+        partition: this.#partitionOf(m),
         headers: {
           ...m.headers,
           [EVENT_ID]: m.id,
@@ -155,6 +207,16 @@ export class KafkaBroker implements Broker {
         },
       })),
     });
+    const firsts = new Map<string, number>();
+    const split = new Set<string>();
+    for (const o of result.offsets ?? []) {
+      const where = `${o.topic}:${o.partition}`;
+      // Written in more than one batch: which message got which offset is not known.
+      if (firsts.has(where)) split.add(where);
+      firsts.set(where, Number(o.offset));
+    }
+    for (const where of split) firsts.delete(where);
+    return firsts;
   }
 
   async consume(herald: ConsumerOptions): Promise<Consumer> {
@@ -269,6 +331,19 @@ export class KafkaBroker implements Broker {
     await Promise.all([...this.#consumers].map((c) => c.crash()));
   }
 
+  /**
+   * This installation's topics that exist, with their partition counts: every topic of the
+   * namespace, or Herald's own names when there is no namespace (the cluster may hold others').
+   */
+  async #installationTopics(): Promise<Map<string, number>> {
+    const prefix = this.#named('');
+    const names = (await this.#admin.listTopics()).filter((t) =>
+      prefix === '' ? HERALD_TOPICS.includes(t as never) : t.startsWith(prefix),
+    );
+    await this.#ensureTopics(names);
+    return new Map(names.map((t) => [t, this.#partitions.get(t) ?? 0]));
+  }
+
   /** The Kafka name of a Herald topic or group: the namespace, a dot, the name. */
   #named(name: string): string {
     return this.#options.namespace === '' ? name : `${this.#options.namespace}.${name}`;
@@ -280,12 +355,21 @@ export class KafkaBroker implements Broker {
     if (unknown.length === 0) return;
     const existing = new Set(await this.#admin.listTopics());
     const missing = unknown.filter((t) => !existing.has(t));
+    const retention = this.#options.topicRetention;
+    const configs =
+      retention === undefined
+        ? []
+        : [
+            { name: 'retention.ms', value: String(retention.retentionMs) },
+            { name: 'segment.ms', value: String(retention.segmentMs) },
+          ];
     if (missing.length > 0) {
       try {
         await this.#admin.createTopics({
           topics: missing,
           partitions: this.#options.partitions,
           replicas: this.#options.replicationFactor,
+          ...(configs.length > 0 ? { configs } : {}),
         });
       } catch (error) {
         // Another process may have created it first.
@@ -300,6 +384,20 @@ export class KafkaBroker implements Broker {
         }
       }
     }
+    const existed = unknown.filter((t) => existing.has(t));
+    if (configs.length > 0 && existed.length > 0) {
+      // Topics made before LOG_RETENTION was set, or with another value: brought in line.
+      await this.#admin.incrementalAlterConfigs({
+        resources: existed.map((resourceName) => ({
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName,
+          configs: configs.map((c) => ({
+            ...c,
+            configOperation: IncrementalAlterConfigOperationTypes.SET,
+          })),
+        })),
+      });
+    }
     const metadata = await this.#admin.metadata({ topics: unknown, forceUpdate: true });
     for (const topic of unknown) {
       const count = metadata.topics.get(topic)?.partitionsCount;
@@ -308,6 +406,9 @@ export class KafkaBroker implements Broker {
     }
   }
 }
+
+/** Herald's topic names (the producers' families and internal topics), in Kafka. */
+const HERALD_TOPICS = [...TOPICS, USERS_TOPIC, SCHEMAS_TOPIC];
 
 function hasAlreadyExists(error: unknown): boolean {
   const nested = (error as { errors?: unknown[] }).errors;
@@ -373,7 +474,7 @@ class KafkaPartitionConsumer implements Consumer {
   });
 
   constructor(
-    config: Required<KafkaBrokerOptions>,
+    config: FullOptions,
     options: ConsumerOptions,
     heraldTopic: (kafkaTopic: string) => string,
   ) {

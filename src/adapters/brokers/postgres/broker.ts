@@ -12,6 +12,7 @@ import type {
 } from '../../../ports/broker.ts';
 import type { Database } from '../../../ports/database.ts';
 import { PollingSlots } from '../polling-slots.ts';
+import { PostgresBrokerLog } from './log.ts';
 import * as sql from './sql.ts';
 
 export interface PostgresBrokerOptions {
@@ -19,7 +20,12 @@ export interface PostgresBrokerOptions {
   partitions: number;
   leaseMs: number;
   pollMs: number;
+  /** An id appended again within this many ms of its acceptance is a duplicate (DEDUPE_WINDOW). */
+  dedupeWindowMs?: number;
 }
+
+/** DEDUPE_WINDOW's default. */
+const DEFAULT_DEDUPE_WINDOW_MS = 86_400_000;
 
 interface LogRow {
   partition: number;
@@ -33,6 +39,7 @@ interface LogRow {
   payload: Record<string, unknown>;
   headers: Record<string, string>;
   accepted_at: Date | string;
+  segment: number;
 }
 
 /**
@@ -44,6 +51,8 @@ interface LogRow {
 export class PostgresBroker implements Broker {
   readonly name = 'postgres';
   readonly partitionCount: number;
+  /** The log over time: segments, retention, range reads (log.ts). */
+  readonly log: PostgresBrokerLog;
   readonly #db: Database;
   readonly #options: PostgresBrokerOptions;
   // Wakes idle consumers in this process when anything is appended: at once for this
@@ -56,6 +65,11 @@ export class PostgresBroker implements Broker {
     this.#db = db;
     this.#options = options;
     this.partitionCount = partitionCount;
+    this.log = new PostgresBrokerLog(
+      db,
+      partitionCount,
+      options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+    );
   }
 
   static async open(db: Database, options: PostgresBrokerOptions): Promise<PostgresBroker> {
@@ -82,6 +96,7 @@ export class PostgresBroker implements Broker {
       JSON.stringify(rows),
       partitions,
       sql.APPENDED_CHANNEL,
+      this.#options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
     ]);
     this.#published.emit('published');
     const appended = new Set(stored.map((r) => r.event_id));
@@ -223,12 +238,15 @@ class PostgresConsumer implements Consumer {
     const claims = await this.#db.query<{
       partition: number;
       committed_offset: number;
+      committed_segment: number;
       end_offset: number;
     }>(sql.claimPartitions, [group, consumerId, this.#broker.leaseMs, share]);
     if (claims.length === 0) return false;
     const partitions = claims.map((c) => c.partition);
     // Where each partition's offset goes: nowhere unless the batch says otherwise.
     const through = new Map(claims.map((c) => [c.partition, Number(c.committed_offset)]));
+    // The segment a partition's committed position is in, or a lower bound of it (see sql.ts).
+    const segmentOf = new Map(claims.map((c) => [c.partition, c.committed_segment]));
     const retryAfter = new Map<number, number>();
     for (const p of partitions) this.#owned.add(p);
     try {
@@ -237,6 +255,7 @@ class PostgresConsumer implements Consumer {
         partitions,
         claims.map((c) => c.committed_offset),
         perPartition,
+        claims.map((c) => c.committed_segment),
       ]);
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
@@ -268,6 +287,12 @@ class PostgresConsumer implements Consumer {
       }
       const stoppedAt = wanted[handled];
       if (stoppedAt !== undefined) retryAfter.set(stoppedAt.partition, outcome.retryAfterMs ?? 0);
+      for (const row of rows) {
+        const p = row.partition;
+        if (Number(row.offset) <= (through.get(p) ?? -1) && row.segment > (segmentOf.get(p) ?? 0)) {
+          segmentOf.set(p, row.segment);
+        }
+      }
     } catch (error) {
       this.#options.onError?.(error);
       // Nothing was handled: every partition stays where it was, and waits a little.
@@ -281,6 +306,7 @@ class PostgresConsumer implements Consumer {
           consumerId,
           partitions.map((p) => through.get(p)),
           partitions.map((p) => retryAfter.get(p) ?? 0),
+          partitions.map((p) => segmentOf.get(p) ?? 0),
         ])
         .catch((error: unknown) => this.#options.onError?.(error));
     }

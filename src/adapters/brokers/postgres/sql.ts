@@ -1,12 +1,17 @@
 /**
- * Every statement of the Postgres transport, in one place. The log is `raw_events`; a consumer
- * group's position is one row per partition in `consumer_leases`.
+ * Every statement of the Postgres transport, in one place. The log is `raw_events`, in time
+ * segments (migration 011); a consumer group's position is one row per partition in
+ * `consumer_leases`, with a lower bound of its segment so that fetches read recent segments.
  */
 
-/** Creates the partitions once, when the log is new; the count never changes afterwards. */
+/**
+ * Creates the partitions once, when the log is new, in the current segment; the count never
+ * changes afterwards.
+ */
 export const createPartitions = `
-  INSERT INTO log_partitions (partition)
-  SELECT generate_series(0, $1::int - 1)
+  INSERT INTO log_partitions (partition, segment)
+  SELECT generate_series(0, $1::int - 1),
+         coalesce((SELECT max(segment) FROM log_segments), 0)
   WHERE NOT EXISTS (SELECT 1 FROM log_partitions)
   ON CONFLICT DO NOTHING`;
 
@@ -15,11 +20,12 @@ export const countPartitions = 'SELECT count(*)::int AS n FROM log_partitions';
 /**
  * Appends messages ($1: JSON array of {i, event_id, generation, topic, event_type, key,
  * partition, payload, headers}; $2 their distinct partitions) in one round trip and returns
- * the ids it stored; ids already in the log are skipped (idempotent publish) and leave a gap
- * in their partition's offsets. When it stored any, it notifies channel $3 (delivered at
- * commit). The function (migration 008) locks the partitions' counters in order first.
+ * the ids it stored; ids accepted within the dedupe window ($4 ms) are skipped (idempotent
+ * publish), counted on the original's event_dedupe row, and leave a gap in their partition's
+ * offsets. When it stored any, it notifies channel $3 (delivered at commit). The function
+ * (migration 011) locks the partitions' counters in order first.
  */
-export const append = 'SELECT log_append($1::jsonb, $2::int[], $3) AS event_id';
+export const append = 'SELECT log_append($1::jsonb, $2::int[], $3, $4::bigint) AS event_id';
 
 /** The channel appends are announced on; the payload is the appender's schema. */
 export const APPENDED_CHANNEL = 'herald_log_appended';
@@ -51,19 +57,21 @@ export const claimPartitions = `
     FOR UPDATE OF c SKIP LOCKED
   ) free
   WHERE l.group_id = $1 AND l.partition = free.partition
-  RETURNING l.partition, l.committed_offset, free.end_offset`;
+  RETURNING l.partition, l.committed_offset, l.committed_segment, free.end_offset`;
 
 /**
- * The next messages of each claimed partition ($1 partitions, $2 their committed offsets), at
- * most $3 per partition, in partition then offset order.
+ * The next messages of each claimed partition ($1 partitions, $2 their committed offsets, $4
+ * their committed segments), at most $3 per partition, in partition then offset order. The
+ * segment bound prunes the segments before the committed position (run-time partition pruning):
+ * a consumer near the head reads one or two segments' indexes, however long the log is.
  */
 export const fetchBatch = `
   SELECT r.partition, r."offset", r.event_id, r.generation, r.topic, r.event_type, r.key,
-         r.payload, r.headers, r.accepted_at
-  FROM unnest($1::int[], $2::bigint[]) AS c(partition, committed)
+         r.payload, r.headers, r.accepted_at, r.segment
+  FROM unnest($1::int[], $2::bigint[], $4::int[]) AS c(partition, committed, segment)
   CROSS JOIN LATERAL (
     SELECT * FROM raw_events
-    WHERE partition = c.partition AND "offset" > c.committed
+    WHERE partition = c.partition AND segment >= c.segment AND "offset" > c.committed
     ORDER BY "offset"
     LIMIT $3
   ) r
@@ -74,17 +82,19 @@ export const renewLeases = `
   WHERE group_id = $1 AND partition = ANY($4::int[]) AND owner = $2`;
 
 /**
- * Commits the group's offsets for partitions $2 (through $4, each) and releases them, only
- * those consumer $3 still owns; $5 ms (each) is how long nobody may claim one (a retry's
- * backoff). A partition missing from the rows back was lost to another consumer, which
- * redelivers from the last committed offset.
+ * Commits the group's offsets for partitions $2 (through $4, each, with $6 the segment of a
+ * row at or before it) and releases them, only those consumer $3 still owns; $5 ms (each) is
+ * how long nobody may claim one (a retry's backoff). A partition missing from the rows back was
+ * lost to another consumer, which redelivers from the last committed offset.
  */
 export const commitAndRelease = `
   UPDATE consumer_leases l
   SET committed_offset = GREATEST(l.committed_offset, c.through),
+      committed_segment = GREATEST(l.committed_segment, c.segment),
       owner = NULL,
       lease_expires_at = now() + c.retry_ms * interval '1 millisecond'
-  FROM unnest($2::int[], $4::bigint[], $5::int[]) AS c(partition, through, retry_ms)
+  FROM unnest($2::int[], $4::bigint[], $5::int[], $6::int[])
+    AS c(partition, through, retry_ms, segment)
   WHERE l.group_id = $1 AND l.partition = c.partition AND l.owner = $3
   RETURNING l.partition`;
 

@@ -15,6 +15,7 @@ import type {
 } from '../../../ports/broker.ts';
 import { acceptedAtOf, decodeObject } from '../decode.ts';
 import { PollingSlots } from '../polling-slots.ts';
+import { RedisBrokerLog } from './log.ts';
 import * as redis from './scripts.ts';
 
 export interface RedisBrokerOptions {
@@ -30,6 +31,11 @@ export interface RedisBrokerOptions {
   pollMs: number;
   /** How long `open` waits for Redis before failing. */
   connectTimeoutMs?: number;
+  /**
+   * Keep acknowledged entries for a retention (LOG_RETENTION: trimmed by time, log.ts) rather
+   * than trimming them as soon as every group has acknowledged them (the default).
+   */
+  retainLog?: boolean;
 }
 
 /** A stream entry as Redis returns it: id and flat field/value list. */
@@ -50,6 +56,8 @@ type Entry = [id: string, fields: string[]];
 export class RedisBroker implements Broker {
   readonly name = 'redis';
   readonly partitionCount: number;
+  /** The log over time: retention by time, range reads (log.ts). */
+  readonly log: RedisBrokerLog;
   readonly #client: Redis;
   readonly #options: Required<RedisBrokerOptions>;
   readonly #knownTopics = new Set<string>();
@@ -59,10 +67,11 @@ export class RedisBroker implements Broker {
     this.#client = client;
     this.#options = options;
     this.partitionCount = partitions;
+    this.log = new RedisBrokerLog(this, client, options, partitions);
   }
 
   static async open(options: RedisBrokerOptions): Promise<RedisBroker> {
-    const full = { prefix: 'herald', connectTimeoutMs: 5000, ...options };
+    const full = { prefix: 'herald', connectTimeoutMs: 5000, retainLog: false, ...options };
     const client = new Redis(full.url, {
       lazyConnect: true,
       connectTimeout: full.connectTimeoutMs,
@@ -135,7 +144,17 @@ export class RedisBroker implements Broker {
     if (failed) throw unavailable(failed[0]);
     for (const topic of fresh) this.#knownTopics.add(topic);
     this.#published.emit('published');
-    return messages.map((m) => ({ id: m.id, status: 'appended' }));
+    // The XADD replies follow the SADD, if there was one: each is the entry's id `0-<offset>`.
+    const added = (results ?? []).slice(fresh.length > 0 ? 1 : 0);
+    return messages.map((m, i) => {
+      const id = added[i]?.[1];
+      return {
+        id: m.id,
+        status: 'appended',
+        partition: partitionFor(m.key, this.partitionCount),
+        ...(typeof id === 'string' ? { offset: redis.offsetOf(id) } : {}),
+      };
+    });
   }
 
   async consume(options: ConsumerOptions): Promise<Consumer> {
@@ -342,7 +361,7 @@ class RedisConsumer implements Consumer {
         .script(
           redis.ackAndRelease,
           [shard.stream, shard.lease],
-          [group, consumerId, retryAfterMs, ...ids],
+          [group, consumerId, retryAfterMs, this.#config.retainLog ? 'keep' : 'trim', ...ids],
         )
         .catch((error: unknown) => this.#options.onError?.(error));
     }

@@ -8,6 +8,7 @@
  * - `<prefix>:lease:<group>:<topic>:<partition>`  who works on a shard for a group right now.
  * - `<prefix>:topics`                       every topic ever published or consumed (for lag).
  * - `<prefix>:partitions`                   the partition count, fixed by the first opener.
+ * - `<prefix>:log:retained-since`           ms: the log is complete from then on (retention).
  *
  * Inside a group every shard is read under one Redis consumer name (READER): the lease, not
  * the consumer name, says who may work on it, so whoever holds the lease reads the group's
@@ -26,6 +27,7 @@ export function leaseKey(prefix: string, group: string, topic: string, partition
 }
 
 export const topicsKey = (prefix: string) => `${prefix}:topics`;
+export const retainedSinceKey = (prefix: string) => `${prefix}:log:retained-since`;
 export const partitionsKey = (prefix: string) => `${prefix}:partitions`;
 
 /** The offset in an entry id `0-<offset>`. */
@@ -75,15 +77,16 @@ return nil`;
  * Acknowledges the handled prefix of a batch and releases the shard, only while `owner` still
  * holds the lease (0 back = the lease was lost; the new holder redelivers from the pending
  * entries). A retry delay keeps the lease key, ownerless, for that long so nobody reads the
- * shard before then. Then trims what every group of the shard has acknowledged: up to the
- * lowest pending id, or past the last delivered id when nothing is pending, never further.
- * KEYS: stream, lease. ARGV: group, owner, retry ms, ids to acknowledge...
+ * shard before then. Then, unless the log is kept for a retention (`keep`: trimmed by time,
+ * log-scripts.ts), trims what every group of the shard has acknowledged: up to the lowest
+ * pending id, or past the last delivered id when nothing is pending, never further.
+ * KEYS: stream, lease. ARGV: group, owner, retry ms, `trim` or `keep`, ids to acknowledge...
  */
 export const ackAndRelease = `
 local stream, lease = KEYS[1], KEYS[2]
 local group, owner, retryMs = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('GET', lease) ~= owner then return 0 end
-for i = 4, #ARGV, 500 do
+for i = 5, #ARGV, 500 do
   redis.call('XACK', stream, group, unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
 if retryMs > 0 then
@@ -91,6 +94,7 @@ if retryMs > 0 then
 else
   redis.call('DEL', lease)
 end
+if ARGV[4] == 'keep' then return 1 end
 local floor = nil
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
   local info = {}

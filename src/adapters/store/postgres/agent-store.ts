@@ -90,6 +90,7 @@ export class PostgresAgentStore implements AgentStore {
       run.usage?.completionTokens ?? null,
       run.usage?.totalTokens ?? null,
       Math.round(run.latencyMs),
+      run.replayId ?? null,
     ]);
     return Number(row?.run_id);
   }

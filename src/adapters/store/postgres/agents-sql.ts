@@ -7,9 +7,9 @@ const runColumns = `run_id, event_id, molecule_id, agent, model, status, needs_r
 export const insertRun = `
   INSERT INTO agent_runs (event_id, molecule_id, agent, model, status, needs_reenrichment,
     reenrichment_of, cache_key, input, output, raw_output, error_code, error, prompt_tokens,
-    completion_tokens, total_tokens, latency_ms)
+    completion_tokens, total_tokens, latency_ms, replay_id)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16,
-    $17)
+    $17, $18)
   RETURNING run_id`;
 
 export const answeredEvents = `
