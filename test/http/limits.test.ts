@@ -147,12 +147,14 @@ describe('times PostgreSQL cannot store are refused on every route that takes on
       '/api/v1/dead-letters/replay',
       '/api/v1/events/analytics',
       '/api/v1/events/chemical',
+      '/api/v1/replays',
       '/events',
     ]);
     const examples: Record<string, Json> = {
       '/api/v1/events/analytics': SEED_EXAMPLES[0].body,
       '/api/v1/events/chemical': SEED_EXAMPLES[1].body,
       '/events': SEED_EXAMPLES[2].body,
+      '/api/v1/replays': { target: 'pipeline', dry_run: true },
     };
     for (const { path, field } of bodies) {
       for (const time of UNSTORABLE_TIMES) {

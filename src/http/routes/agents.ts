@@ -5,6 +5,7 @@ import {
   type AgentRunStatus,
   type AgentStore,
 } from '../../ports/agent-store.ts';
+import type { MoleculeFacts } from '../../ports/llm.ts';
 import { problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
@@ -169,11 +170,11 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
               payload: molecule.latestEvent.payload,
             }
           : null,
-        // The deterministic facts: the processing pipeline's, else those the agent computed.
+        // The deterministic facts: the processing pipeline's, else (the agents' group got to the
+        // event first) those the agent computed, under the pipeline's names.
         chemistry:
           (molecule.latestEvent?.enrichment.chemistry as Record<string, unknown> | undefined) ??
-          latest?.input ??
-          null,
+          (latest === null ? null : agentChemistry(latest.input)),
         agent_result: latest
           ? {
               run_id: latest.id,
@@ -191,4 +192,14 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
       };
     },
   );
+}
+
+/** The agent's facts under the names the pipeline's enrichment gives them (no weight check). */
+function agentChemistry(facts: MoleculeFacts): Record<string, unknown> {
+  return {
+    hill_formula: facts.hill,
+    composition: facts.composition,
+    molar_mass: facts.averageMass,
+    monoisotopic_mass: facts.monoisotopicMass,
+  };
 }

@@ -9,14 +9,9 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PostgresBroker } from '../../../src/adapters/brokers/postgres/broker.ts';
 import { migrate } from '../../../src/adapters/postgres/migrate.ts';
 import { PostgresEventStore } from '../../../src/adapters/store/postgres/event-store.ts';
-import { defaultStages } from '../../../src/app/pipeline.ts';
-import { Worker } from '../../../src/app/worker.ts';
-import { TOPICS } from '../../../src/domain/events.ts';
-import { createLogger } from '../../../src/observability/logger.ts';
-import { Metrics } from '../../../src/observability/metrics.ts';
+import { partitionFor } from '../../../src/domain/partitioning.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { type HeraldProcess, runHerald } from '../../helpers/herald-process.ts';
 import { openPreviousPglite } from '../../helpers/pglite-previous.ts';
@@ -244,50 +239,82 @@ test('memory:// runs a cluster in a temporary directory and leaves nothing behin
   assert.equal(existsSync(join(cluster, '..')), false, 'its directory is removed');
 });
 
+/** The last migration of the version whose embedded database was PGlite. */
+const PREVIOUS_VERSION_MIGRATION = 8;
+
 test('the PGlite data directory of the previous version is imported on the first start and moved aside', async (t) => {
   const dataDir = await dataDirFor(t);
-  // What the previous version left: PGlite in DATA_DIR, migrated, three events processed and
-  // two accepted but not processed yet.
+  // What the previous version left: PGlite in DATA_DIR at its last migration (008), three
+  // events processed (their rows, rollups and the group's offsets) and two accepted but not
+  // processed yet — written with that version's SQL (its log_append), not with today's broker.
   const previous = await openPreviousPglite(dataDir);
-  await migrate(previous);
-  const broker = await PostgresBroker.open(previous, { partitions: 8, leaseMs: 2000, pollMs: 10 });
-  const event = (id: string, user: string) => ({
-    id,
-    topic: 'events',
-    key: user,
-    type: 'page_view',
-    value: { event_type: 'page_view', user_id: user, timestamp: '2024-01-01T12:00:00Z' },
-    headers: {},
-  });
-  await broker.publish([
-    event('old-1', 'user_12345'),
-    event('old-2', 'user_12345'),
-    event('old-3', 'u2'),
-  ]);
-  const worker = new Worker(
-    new PostgresEventStore(previous),
-    new Metrics(),
-    createLogger('silent'),
-    {
-      group: 'herald-processors',
-      consumerId: 'previous-version',
-      topics: TOPICS,
-      batchSize: 100,
-      concurrency: 1,
-      retry: { baseMs: 20, maxMs: 200, maxAttempts: 1 },
-      stages: defaultStages,
-    },
+  await migrate(previous, { upTo: PREVIOUS_VERSION_MIGRATION });
+  await previous.query(
+    'INSERT INTO log_partitions (partition) SELECT g FROM generate_series(0, 7) g ON CONFLICT DO NOTHING',
   );
-  await worker.start(broker);
-  await eventually(async () => {
-    const [row] = await previous.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM processed_events',
+  const append = async (events: [id: string, user: string][]) => {
+    const rows = events.map(([id, user], i) => ({
+      i,
+      event_id: id,
+      generation: 0,
+      topic: 'events',
+      event_type: 'page_view',
+      key: user,
+      partition: partitionFor(user, 8),
+      payload: { event_type: 'page_view', user_id: user, timestamp: '2024-01-01T12:00:00Z' },
+      headers: {},
+    }));
+    const partitions = [...new Set(rows.map((r) => r.partition))];
+    await previous.query('SELECT * FROM log_append($1::jsonb, $2::int[], $3)', [
+      JSON.stringify(rows),
+      partitions,
+      'herald_appended',
+    ]);
+  };
+  await append([
+    ['old-1', 'user_12345'],
+    ['old-2', 'user_12345'],
+    ['old-3', 'u2'],
+  ]);
+  const logged3 = await previous.query<{
+    event_id: string;
+    partition: number;
+    offset: number;
+    key: string;
+    payload: Record<string, unknown>;
+    accepted_at: Date;
+  }>('SELECT event_id, partition, "offset", key, payload, accepted_at FROM raw_events');
+  await new PostgresEventStore(previous).persist(
+    logged3.map((r) => ({
+      id: r.event_id,
+      topic: 'events',
+      type: 'page_view',
+      key: r.key,
+      userId: r.key,
+      payload: r.payload,
+      enrichment: {},
+      occurredAt: '2024-01-01T12:00:00Z',
+      acceptedAt: new Date(r.accepted_at),
+      processedAt: new Date(),
+      correlationId: null,
+      partition: r.partition,
+      offset: Number(r.offset),
+    })),
+    [],
+  );
+  for (const r of logged3) {
+    await previous.query(
+      `INSERT INTO consumer_leases (group_id, partition, committed_offset)
+       VALUES ('herald-processors', $1, $2)
+       ON CONFLICT (group_id, partition)
+       DO UPDATE SET committed_offset = greatest(consumer_leases.committed_offset, $2)`,
+      [r.partition, Number(r.offset)],
     );
-    return row?.n === 3 ? true : undefined;
-  });
-  await worker.stop();
-  await broker.publish([event('old-4', 'u3'), event('old-5', 'u3')]);
-  await broker.close();
+  }
+  await append([
+    ['old-4', 'u3'],
+    ['old-5', 'u3'],
+  ]);
   await previous.close();
   assert.ok(existsSync(join(dataDir, 'PG_VERSION')), 'a PGlite data directory');
 

@@ -20,6 +20,7 @@ interface Run {
 
 interface Molecule {
   molecule_id: string;
+  latest_event: { event_id: string } | null;
   chemistry: Record<string, unknown> | null;
   agent_result: {
     agent: string;
@@ -49,11 +50,12 @@ async function moleculeWithRuns(url: string, id: string, runs: number): Promise<
     async () => {
       const { status, body } = await getJson(`${url}/api/v1/molecules/${id}`);
       const molecule = body as unknown as Molecule;
-      return status === 200 && molecule.runs.length >= runs && molecule.chemistry !== null
+      // The agents' group and the processors' are independent: wait for both.
+      return status === 200 && molecule.runs.length >= runs && molecule.latest_event !== null
         ? molecule
         : undefined;
     },
-    { message: `${id} to have ${runs} agent runs` },
+    { message: `${id} to have ${runs} agent runs and its event processed` },
   );
 }
 
