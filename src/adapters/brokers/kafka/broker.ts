@@ -112,9 +112,11 @@ export class KafkaBroker implements Broker {
       await admin.metadata({ topics: [] });
     } catch (error) {
       await admin.close().catch(() => {});
-      throw new Error(`Kafka at ${full.brokers.join(',')} cannot be reached: ${String(error)}`, {
-        cause: error,
-      });
+      throw new HeraldError(
+        ErrorCodes.BROKER_UNAVAILABLE,
+        `Kafka at ${full.brokers.join(',')} cannot be reached: ${String(error)}`,
+        { cause: error, retryable: true },
+      );
     }
     return new KafkaBroker(full, admin);
   }

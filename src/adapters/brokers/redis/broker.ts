@@ -79,9 +79,11 @@ export class RedisBroker implements Broker {
       return new RedisBroker(client, full, stored > 0 ? stored : full.partitions);
     } catch (error) {
       client.disconnect();
-      throw new Error(`Redis at ${redactUrl(full.url)} cannot be reached: ${String(error)}`, {
-        cause: error,
-      });
+      throw new HeraldError(
+        ErrorCodes.BROKER_UNAVAILABLE,
+        `Redis at ${redactUrl(full.url)} cannot be reached: ${String(error)}`,
+        { cause: error, retryable: true },
+      );
     }
   }
 
