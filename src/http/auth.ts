@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiKeyService, Principal } from '../app/api-keys.ts';
 import { grants } from '../domain/api-keys.ts';
+import { ErrorCodes } from '../errors.ts';
 import { accessFor } from './access.ts';
-import { problem, sendProblem } from './problem.ts';
+import { problem, problemOf, sendProblem } from './problem.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -43,6 +44,7 @@ export const apiKeyAuth = fp(
       const key = presentedKey(request);
       const principal = key === undefined ? undefined : await options.keys.verify(key);
       if (principal === undefined) {
+        // Its own problem type and realm: a missing API key, not a session (see problem.ts).
         reply.header('www-authenticate', 'Bearer realm="herald"');
         return sendProblem(
           reply,
@@ -57,7 +59,7 @@ export const apiKeyAuth = fp(
       if (!grants(principal.scopes, access)) {
         return sendProblem(
           reply,
-          problem(403, 'forbidden', 'Forbidden', `this API key lacks the "${access}" scope`),
+          problemOf(ErrorCodes.FORBIDDEN, `this API key lacks the "${access}" scope`),
         );
       }
       request.principal = principal;
@@ -86,10 +88,8 @@ export const apiKeyAuth = fp(
           request.principal === undefined &&
           accessFor(request.method, request.routeOptions.url ?? '') === 'public',
         errorResponseBuilder: (_request, context) => {
-          const body = problem(
-            429,
-            'rate-limited',
-            'Too many requests',
+          const body = problemOf(
+            ErrorCodes.RATE_LIMITED,
             `limit ${context.max} per minute; retry in ${context.after}`,
           );
           return Object.assign(new Error(body.detail), { statusCode: 429, problem: body });

@@ -15,6 +15,7 @@ import type { IngestService } from '../app/ingest.ts';
 import type { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts';
 import type { StalledShard } from '../app/stall-detector.ts';
 import type { UserService } from '../app/users.ts';
+import { ErrorCodes } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { traceHttp, tracingEnabled } from '../observability/tracing.ts';
@@ -28,7 +29,7 @@ import { problemClientErrorHandler, problemFrameworkErrors } from './client-erro
 import { methodsByPath, notFoundOrNotAllowed } from './method-not-allowed.ts';
 import { completeRouteSchema, MAX_PATH_PARAM_LENGTH } from './openapi.ts';
 import { overloadGuard } from './overload.ts';
-import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
+import { PROBLEM_CONTENT_TYPE, problem, problemOf, sendError, sendProblem } from './problem.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -148,7 +149,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       reply.header('connection', 'close').header('retry-after', '1');
       return sendProblem(
         reply,
-        problem(503, 'shutting-down', 'Shutting down', 'this server is shutting down; retry'),
+        problemOf(ErrorCodes.SHUTTING_DOWN, 'this server is shutting down; retry'),
       );
     }
   });
@@ -189,11 +190,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   }
   await app.register(overloadGuard, { ...deps.overload, pendingEvents: () => deps.ingest.pending });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = errorToProblem(error, request);
-    if (body.status === 503) reply.header('retry-after', '1');
-    return sendProblem(reply, body);
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => notFoundOrNotAllowed(allowedMethods, request, reply));
 
   await app.register(swagger, {

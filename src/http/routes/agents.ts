@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { ErrorCodes } from '../../errors.ts';
 import {
   AGENT_RUN_STATUSES,
   type AgentRun,
   type AgentRunStatus,
   type AgentStore,
 } from '../../ports/agent-store.ts';
-import { problem, sendProblem } from '../problem.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 function runToJson(run: AgentRun) {
@@ -155,7 +156,7 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
       if (molecule === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Molecule not found', `no molecule with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no molecule with id "${id}"`, 'Molecule not found'),
         );
       }
       const latest = molecule.latestResult;

@@ -1,8 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AnalyticsService } from '../../app/analytics.ts';
 import { INTERVALS, type Interval, MAX_FUNNEL_STEPS } from '../../domain/analytics.ts';
-import { ErrorCodes, isHeraldError } from '../../errors.ts';
-import { problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 const TAGS = ['analytics'];
@@ -136,20 +134,6 @@ const researcherSummary = {
 } as const;
 
 /**
- * A domain validation error names its parameter in `details.field`: answer it like a schema
- * error, a 422 naming `querystring.<field>`.
- */
-function sendIfInvalid(reply: FastifyReply, error: unknown) {
-  if (!isHeraldError(error) || error.code !== ErrorCodes.VALIDATION) throw error;
-  const field = typeof error.details.field === 'string' ? error.details.field : undefined;
-  const body = problem(422, 'validation', 'Request is invalid', 'invalid querystring');
-  body.errors = [
-    { field: field === undefined ? 'querystring' : `querystring.${field}`, message: error.message },
-  ];
-  return sendProblem(reply, body);
-}
-
-/**
  * Analytics over what the workers persisted: user and researcher summaries, event-type time
  * series, top-N breakdowns, funnels and an overview. Served from rollups the worker keeps in
  * the statement that persists each batch (see analytics-sql.ts).
@@ -223,6 +207,8 @@ export async function analyticsRoutes(
   app.get(
     '/api/v1/analytics/events',
     {
+      // The service checks the range, interval and steps (domain/analytics.ts).
+      config: { validatedPart: 'querystring' },
       schema: {
         summary: 'Events per minute, hour or day (UTC buckets), of one type or all',
         description:
@@ -255,19 +241,17 @@ export async function analyticsRoutes(
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const q = request.query as { type?: string; interval: Interval; from?: string; to?: string };
-      try {
-        return await analytics.series(q);
-      } catch (error) {
-        return sendIfInvalid(reply, error);
-      }
+      return analytics.series(q);
     },
   );
 
   app.get(
     '/api/v1/analytics/top',
     {
+      // The service checks the range, interval and steps (domain/analytics.ts).
+      config: { validatedPart: 'querystring' },
       schema: {
         summary: 'The most frequent event types, pages or sources in a time range',
         description:
@@ -298,24 +282,22 @@ export async function analyticsRoutes(
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const q = request.query as {
         by: 'type' | 'page' | 'source';
         limit: number;
         from?: string;
         to?: string;
       };
-      try {
-        return await analytics.top(q);
-      } catch (error) {
-        return sendIfInvalid(reply, error);
-      }
+      return analytics.top(q);
     },
   );
 
   app.get(
     '/api/v1/analytics/funnel',
     {
+      // The service checks the range, interval and steps (domain/analytics.ts).
+      config: { validatedPart: 'querystring' },
       schema: {
         summary: 'Users reaching each step of an ordered list of event types within a window',
         description:
@@ -372,18 +354,14 @@ export async function analyticsRoutes(
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const q = request.query as { steps: string[]; window: number; from?: string; to?: string };
-      try {
-        return await analytics.funnel({
-          steps: q.steps.flatMap((s) => s.split(',')),
-          windowSeconds: q.window,
-          from: q.from,
-          to: q.to,
-        });
-      } catch (error) {
-        return sendIfInvalid(reply, error);
-      }
+      return analytics.funnel({
+        steps: q.steps.flatMap((s) => s.split(',')),
+        windowSeconds: q.window,
+        from: q.from,
+        to: q.to,
+      });
     },
   );
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../../app/api-keys.ts';
 import { SCOPES } from '../../domain/api-keys.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { StoredApiKey } from '../../ports/api-key-store.ts';
-import { problem, sendProblem } from '../problem.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 const keyJson = {
@@ -100,7 +101,7 @@ export async function apiKeyRoutes(app: FastifyInstance, options: { keys: ApiKey
       if (!(await keys.revoke(id))) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'API key not found', `no active key with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no active key with id "${id}"`, 'API key not found'),
         );
       }
       return reply.code(204).send();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { replayDeadLetter, replayDeadLetters } from '../../app/replay.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { Broker } from '../../ports/broker.ts';
 import {
   DEAD_LETTER_REASONS,
@@ -7,7 +8,7 @@ import {
   type DeadLetterFilter,
   type EventStore,
 } from '../../ports/event-store.ts';
-import { problem, sendProblem } from '../problem.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 function toJson(letter: DeadLetter) {
@@ -105,10 +106,8 @@ const bulkResponse = {
   },
 } as const;
 
-const unfiltered = problem(
-  422,
-  'validation',
-  'Request is invalid',
+const unfiltered = problemOf(
+  ErrorCodes.VALIDATION,
   'give ids, a filter (type, reason, since, until) or "all": true',
 );
 
@@ -165,7 +164,11 @@ export async function deadLetterRoutes(
       if (letter === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Dead letter not found', `no dead letter with id "${id}"`),
+          problemOf(
+            ErrorCodes.NOT_FOUND,
+            `no dead letter with id "${id}"`,
+            'Dead letter not found',
+          ),
         );
       }
       return toJson(letter);

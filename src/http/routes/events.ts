@@ -12,9 +12,10 @@ import {
   inferTopic,
   type Topic,
 } from '../../domain/events.ts';
+import { ErrorCodes } from '../../errors.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
 import type { EventStore } from '../../ports/event-store.ts';
-import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
+import { type FieldError, fieldErrors, problem, problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 import { contractOutcome } from './schemas.ts';
 
@@ -152,10 +153,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       const body = request.body as unknown[] | { events: unknown[] };
       const items = Array.isArray(body) ? body : body.events;
       if (items.length === 0) {
-        return sendProblem(
-          reply,
-          problem(422, 'validation', 'Request is invalid', 'the batch is empty'),
-        );
+        return sendProblem(reply, problemOf(ErrorCodes.VALIDATION, 'the batch is empty'));
       }
       if (items.length > batchMaxEvents) {
         return sendProblem(
@@ -201,12 +199,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         });
       }
       if (valid.length === 0) {
-        const body = problem(
-          422,
-          'validation',
-          'Request is invalid',
-          'no event in the batch is valid',
-        );
+        const body = problemOf(ErrorCodes.VALIDATION, 'no event in the batch is valid');
         body.results = results;
         return sendProblem(reply, body);
       }
@@ -253,7 +246,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       if (record === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Event not found', `no event with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no event with id "${id}"`, 'Event not found'),
         );
       }
       return {

@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type {
   PublicEndpoint,
   WebhookEndpoints,
 } from '../../app/notifications/webhook-endpoints.ts';
 import { uuidv7 } from '../../domain/ids.ts';
-import { ErrorCodes, HeraldError } from '../../errors.ts';
+import { ErrorCodes } from '../../errors.ts';
 import {
   DELIVERY_STATUSES,
   type Delivery,
@@ -13,7 +13,7 @@ import {
   type NotificationStore,
 } from '../../ports/notification-store.ts';
 import { CHANNELS } from '../../ports/notifier.ts';
-import { problem, sendProblem } from '../problem.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 const TAG = ['notifications'];
@@ -163,19 +163,6 @@ const idParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
 } as const;
 
-/** A URL the SSRF guard refused, or that does not resolve, is bad input naming `url`. */
-function refusedUrl(reply: FastifyReply, error: unknown): FastifyReply | undefined {
-  if (
-    error instanceof HeraldError &&
-    (error.code === ErrorCodes.TARGET_REFUSED || error.code === ErrorCodes.DELIVERY_FAILED)
-  ) {
-    const body = problem(422, 'validation', 'Request is invalid', error.message);
-    body.errors = [{ field: 'url', message: error.message }];
-    return sendProblem(reply, body);
-  }
-  return undefined;
-}
-
 /**
  * The delivery log and webhook endpoint administration (scope `admin`).
  */
@@ -255,7 +242,7 @@ export async function notificationRoutes(
       if (delivery === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Delivery not found', `no delivery with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no delivery with id "${id}"`, 'Delivery not found'),
         );
       }
       return deliveryToJson(delivery);
@@ -303,22 +290,12 @@ export async function notificationRoutes(
         subscription: { endpoint: string; keys: { p256dh: string; auth: string } };
       };
       const id = uuidv7();
-      try {
-        await store.addPushSubscription({
-          id,
-          userId: body.user_id,
-          endpoint: body.subscription.endpoint,
-          keys: body.subscription.keys,
-        });
-      } catch (error) {
-        // 23503: the user does not exist.
-        if ((error as { code?: unknown }).code === '23503') {
-          const invalid = problem(422, 'validation', 'Request is invalid', 'no such user');
-          invalid.errors = [{ field: 'user_id', message: 'no such user' }];
-          return sendProblem(reply, invalid);
-        }
-        throw error;
-      }
+      await store.addPushSubscription({
+        id,
+        userId: body.user_id,
+        endpoint: body.subscription.endpoint,
+        keys: body.subscription.keys,
+      });
       return reply.code(201).send({ id });
     },
   );
@@ -354,24 +331,13 @@ export async function notificationRoutes(
         description?: string | null;
         secret?: string;
       };
-      try {
-        const { endpoint, secret } = await endpoints.create({
-          url: body.url,
-          eventTypes: body.event_types,
-          ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.secret === undefined ? {} : { secret: body.secret }),
-        });
-        return reply.code(201).send({ ...endpointToJson(endpoint), secret });
-      } catch (error) {
-        if (error instanceof HeraldError && error.code === ErrorCodes.VALIDATION) {
-          const invalid = problem(422, 'validation', 'Request is invalid', error.message);
-          invalid.errors = [{ field: 'secret', message: error.message }];
-          return sendProblem(reply, invalid);
-        }
-        const refused = refusedUrl(reply, error);
-        if (refused) return refused;
-        throw error;
-      }
+      const { endpoint, secret } = await endpoints.create({
+        url: body.url,
+        eventTypes: body.event_types,
+        ...(body.description === undefined ? {} : { description: body.description }),
+        ...(body.secret === undefined ? {} : { secret: body.secret }),
+      });
+      return reply.code(201).send({ ...endpointToJson(endpoint), secret });
     },
   );
 
@@ -431,7 +397,7 @@ export async function notificationRoutes(
         response: { 200: endpointJson, 404: schemas.problem, 422: schemas.problem },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as {
         url?: string;
@@ -439,19 +405,13 @@ export async function notificationRoutes(
         description?: string | null;
         enabled?: boolean;
       };
-      try {
-        const endpoint = await endpoints.update(id, {
-          ...(body.url === undefined ? {} : { url: body.url }),
-          ...(body.event_types === undefined ? {} : { eventTypes: body.event_types }),
-          ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
-        });
-        return endpointToJson(endpoint);
-      } catch (error) {
-        const refused = refusedUrl(reply, error);
-        if (refused) return refused;
-        throw error;
-      }
+      const endpoint = await endpoints.update(id, {
+        ...(body.url === undefined ? {} : { url: body.url }),
+        ...(body.event_types === undefined ? {} : { eventTypes: body.event_types }),
+        ...(body.description === undefined ? {} : { description: body.description }),
+        ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
+      });
+      return endpointToJson(endpoint);
     },
   );
 

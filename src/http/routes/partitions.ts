@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StalledShard } from '../../app/stall-detector.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { Broker, ShardPosition } from '../../ports/broker.ts';
 import type { EventStore } from '../../ports/event-store.ts';
-import { problem, sendProblem } from '../problem.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 export interface PartitionRoutesOptions {
@@ -169,7 +170,7 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
         const what = body.topic === undefined ? '' : ` of topic "${body.topic}"`;
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'No such partition', `no partition ${partition}${what}`),
+          problemOf(ErrorCodes.NOT_FOUND, `no partition ${partition}${what}`, 'No such partition'),
         );
       }
       const waiting = shards.filter(({ position }) => position.lag > 0);
@@ -200,11 +201,10 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
       if (record?.status === 'processed' || record?.status === 'dead_lettered') {
         return sendProblem(
           reply,
-          problem(
-            409,
-            'conflict',
-            'Event already done',
+          problemOf(
+            ErrorCodes.CONFLICT,
             `event "${body.event_id}" is ${record.status}`,
+            'Event already done',
           ),
         );
       }
@@ -250,5 +250,5 @@ function conflict(partition: number, expected: string, waiting: readonly ShardPo
       : heads.length > 0
         ? `the event at the head of partition ${partition} is ${heads.map((h) => `"${h}"`).join(', ')}, not "${expected}"`
         : `several topics of partition ${partition} wait; name the topic`;
-  return problem(409, 'conflict', 'Not the event at the head', detail);
+  return problemOf(ErrorCodes.CONFLICT, detail, 'Not the event at the head');
 }

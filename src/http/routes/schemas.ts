@@ -1,14 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SchemaCatalog } from '../../app/schemas/catalog.ts';
 import type { ContractCheck, ContractVerdict } from '../../app/schemas/contract-check.ts';
 import { type SchemaRegistry, schemaView } from '../../app/schemas/registry.ts';
 import { POSTGRES_INTEGER_MAX } from '../../domain/postgres-limits.ts';
-import type { Break } from '../../domain/schemas/compatibility.ts';
 import { isRecord, pointerStep } from '../../domain/schemas/json.ts';
 import { COMPATIBILITY_MODES, VIOLATION_ACTIONS } from '../../domain/schemas/model.ts';
-import { ErrorCodes, HeraldError } from '../../errors.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { SchemaActor, SchemaTypeRecord } from '../../ports/schema-registry.ts';
-import { errorToProblem, type FieldError, type Problem, problem, sendProblem } from '../problem.ts';
+import { type FieldError, type Problem, problemOf } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 export interface SchemaRoutesOptions {
@@ -104,31 +103,6 @@ function actorOf(request: FastifyRequest): SchemaActor {
   return principal === undefined
     ? { keyId: null, name: 'anonymous (API keys not required)' }
     : { keyId: principal.keyId, name: principal.name };
-}
-
-/** The registry's errors as problems: 422 naming each part of the schema, 409 naming each break. */
-function sendRegistryError(request: FastifyRequest, reply: FastifyReply, error: unknown) {
-  if (!(error instanceof HeraldError)) throw error;
-  let body: Problem;
-  if (error.code === ErrorCodes.VALIDATION) {
-    body = problem(422, 'invalid-schema', 'The schema is not a usable contract', error.message);
-    const found = error.details.errors as { path: string; message: string }[] | undefined;
-    if (found !== undefined) {
-      body.errors = found.map(
-        (p): FieldError => ({ field: `schema${p.path}`, message: p.message }),
-      );
-    }
-  } else if (error.code === ErrorCodes.CONFLICT) {
-    body = problem(409, 'incompatible-schema', 'Incompatible schema change', error.message);
-    body.compatibility = error.details.compatibility;
-    body.against_version = error.details.against;
-    body.breaks = error.details.breaks as Break[];
-  } else if (error.code === ErrorCodes.NOT_FOUND) {
-    body = problem(404, 'not-found', 'Not found', error.message);
-  } else {
-    body = errorToProblem(error, request);
-  }
-  return sendProblem(reply, body);
 }
 
 function summary(type: SchemaTypeRecord) {
@@ -242,20 +216,16 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         ...(body.on_violation === undefined ? {} : { onViolation: body.on_violation }),
         ...(body.description === undefined ? {} : { description: body.description }),
       };
-      try {
-        if (dryRun) {
-          const preview = await registry.preview(eventType, input);
-          return reply.code(200).send({ dry_run: true, ...preview });
-        }
-        const result = await registry.register(eventType, input, actorOf(request), request.id);
-        const location = `/api/v1/schemas/${encodeURIComponent(eventType)}?version=${result.latest.version}`;
-        return reply
-          .code(result.outcome === 'created' ? 201 : 200)
-          .header('location', location)
-          .send({ outcome: result.outcome, ...schemaView(result.type, result.latest) });
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
+      if (dryRun) {
+        const preview = await registry.preview(eventType, input);
+        return reply.code(200).send({ dry_run: true, ...preview });
       }
+      const result = await registry.register(eventType, input, actorOf(request), request.id);
+      const location = `/api/v1/schemas/${encodeURIComponent(eventType)}?version=${result.latest.version}`;
+      return reply
+        .code(result.outcome === 'created' ? 201 : 200)
+        .header('location', location)
+        .send({ outcome: result.outcome, ...schemaView(result.type, result.latest) });
     },
   );
 
@@ -287,7 +257,7 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { event_type: eventType } = request.params as { event_type: string };
       const body = request.body as Record<string, unknown>;
       const input = {
@@ -299,12 +269,8 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
           ? {}
           : { deprecationMessage: body.deprecation_message }),
       } as Parameters<SchemaRegistry['configure']>[1];
-      try {
-        const result = await registry.configure(eventType, input, actorOf(request), request.id);
-        return { outcome: result.outcome, ...schemaView(result.type, result.latest) };
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
-      }
+      const result = await registry.configure(eventType, input, actorOf(request), request.id);
+      return { outcome: result.outcome, ...schemaView(result.type, result.latest) };
     },
   );
 
@@ -323,15 +289,11 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         response: { 200: schemaJson, 404: schemas.problem },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { event_type: eventType } = request.params as { event_type: string };
       const { version: wanted } = request.query as { version?: number };
-      try {
-        const found = await registry.get(eventType, wanted);
-        return schemaView(found.type, found.version);
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
-      }
+      const found = await registry.get(eventType, wanted);
+      return schemaView(found.type, found.version);
     },
   );
 
@@ -365,22 +327,18 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { event_type: eventType } = request.params as { event_type: string };
-      try {
-        const versions = await registry.versions(eventType);
-        return {
-          versions: versions.map((v) => ({
-            version: v.version,
-            fingerprint: v.fingerprint,
-            created_at: v.createdAt,
-            created_by: { key_id: v.createdBy.keyId, name: v.createdBy.name },
-            schema: v.schema,
-          })),
-        };
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
-      }
+      const versions = await registry.versions(eventType);
+      return {
+        versions: versions.map((v) => ({
+          version: v.version,
+          fingerprint: v.fingerprint,
+          created_at: v.createdAt,
+          created_by: { key_id: v.createdBy.keyId, name: v.createdBy.name },
+          schema: v.schema,
+        })),
+      };
     },
   );
 
@@ -427,22 +385,18 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { event_type: eventType } = request.params as { event_type: string };
       const { from, to } = request.query as { from?: number; to?: number };
-      try {
-        const diff = await registry.diff(eventType, from, to);
-        return {
-          event_type: eventType,
-          from: diff.from,
-          to: diff.to,
-          changes: diff.changes,
-          backward: { compatible: diff.backward.length === 0, breaks: diff.backward },
-          forward: { compatible: diff.forward.length === 0, breaks: diff.forward },
-        };
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
-      }
+      const diff = await registry.diff(eventType, from, to);
+      return {
+        event_type: eventType,
+        from: diff.from,
+        to: diff.to,
+        changes: diff.changes,
+        backward: { compatible: diff.backward.length === 0, breaks: diff.backward },
+        forward: { compatible: diff.forward.length === 0, breaks: diff.forward },
+      };
     },
   );
 
@@ -485,24 +439,20 @@ export async function schemaRoutes(app: FastifyInstance, options: SchemaRoutesOp
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { event_type: eventType } = request.params as { event_type: string };
       const { limit } = request.query as { limit: number };
-      try {
-        const changes = await registry.changes(eventType, limit);
-        return {
-          changes: changes.map((c) => ({
-            id: c.id,
-            change: c.change,
-            version: c.version,
-            detail: c.detail,
-            actor: { key_id: c.actor.keyId, name: c.actor.name },
-            at: c.at,
-          })),
-        };
-      } catch (error) {
-        return sendRegistryError(request, reply, error);
-      }
+      const changes = await registry.changes(eventType, limit);
+      return {
+        changes: changes.map((c) => ({
+          id: c.id,
+          change: c.change,
+          version: c.version,
+          detail: c.detail,
+          actor: { key_id: c.actor.keyId, name: c.actor.name },
+          at: c.at,
+        })),
+      };
     },
   );
 }
@@ -534,10 +484,8 @@ export function contractOutcome(verdict: ContractVerdict):
   if (verdict.action === 'quarantine') return { quarantined: true, errors: verdict.errors };
   const which =
     verdict.version === undefined ? verdict.eventType : `${verdict.eventType} v${verdict.version}`;
-  const body = problem(
-    422,
-    'schema-violation',
-    'The event does not match its schema',
+  const body = problemOf(
+    ErrorCodes.SCHEMA_VIOLATION,
     `${which}: ${verdict.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
   );
   body.errors = verdict.errors;

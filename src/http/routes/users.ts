@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../app/api-keys.ts';
 import {
   NOTIFY_CHANNELS,
@@ -18,7 +18,6 @@ import {
 } from '../../domain/users.ts';
 import { ErrorCodes, HeraldError } from '../../errors.ts';
 import type { StoredSession } from '../../ports/user-store.ts';
-import { errorToProblem, type FieldError, type Problem, problem, sendProblem } from '../problem.ts';
 import * as schemas from '../schemas.ts';
 
 declare module 'fastify' {
@@ -35,7 +34,6 @@ export interface UserRoutesOptions {
 }
 
 const TAG = 'users';
-const REALM = 'Bearer realm="herald-users"';
 
 const userJson = {
   type: 'object',
@@ -161,42 +159,6 @@ function actorOf(request: FastifyRequest): Actor {
   return request.actor;
 }
 
-/** The user service's errors, as HTTP answers; the rest as everywhere else. */
-function userProblem(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  if (!(error instanceof HeraldError)) return errorToProblem(error, request);
-  const fieldOf = (e: HeraldError): FieldError[] | undefined => {
-    const field = e.details.field;
-    return typeof field === 'string' ? [{ field, message: e.message }] : undefined;
-  };
-  let body: Problem;
-  switch (error.code) {
-    case ErrorCodes.VALIDATION: {
-      body = problem(422, 'validation', 'Request is invalid', error.message);
-      const errors = (error.details.errors as FieldError[] | undefined) ?? fieldOf(error);
-      if (errors !== undefined) body.errors = errors;
-      return body;
-    }
-    case ErrorCodes.CONFLICT: {
-      body = problem(409, 'conflict', 'Conflict', error.message);
-      const errors = fieldOf(error);
-      if (errors !== undefined) body.errors = errors;
-      return body;
-    }
-    case ErrorCodes.UNAUTHENTICATED:
-      reply.header('www-authenticate', REALM);
-      return problem(401, 'unauthenticated', 'Not authenticated', error.message);
-    case ErrorCodes.FORBIDDEN:
-      return problem(403, 'forbidden', 'Forbidden', error.message);
-    case ErrorCodes.RATE_LIMITED: {
-      const retryAfterMs = Number(error.details.retryAfterMs ?? 1000);
-      reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-      return problem(429, 'rate-limited', 'Too many requests', error.message);
-    }
-    default:
-      return errorToProblem(error, request);
-  }
-}
-
 /**
  * The user service (seed 004): `GET/POST /users/`, `GET/PUT/DELETE /users/{id}`,
  * `POST /users/login`, plus logout, sessions and notification preferences.
@@ -234,12 +196,6 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       );
     }
     request.actor = { userId: `api-key:${principal.keyId}`, role: 'admin', sessionId: '' };
-  });
-
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = userProblem(error, request, reply);
-    if (body.status === 503) reply.header('retry-after', '1');
-    return sendProblem(reply, body);
   });
 
   // The seed's clients call `/users/`; `/users` is the same collection.
