@@ -24,8 +24,10 @@ import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { NotificationStore } from '../ports/notification-store.ts';
+import { problemSchema } from './api-schemas/common.ts';
 import { apiKeyAuth } from './auth.ts';
 import { problemClientErrorHandler, problemFrameworkErrors } from './client-errors.ts';
+import { documentContracts } from './contracts.ts';
 import { methodsByPath, notFoundOrNotAllowed } from './method-not-allowed.ts';
 import { completeRouteSchema, MAX_PATH_PARAM_LENGTH } from './openapi.ts';
 import { overloadGuard } from './overload.ts';
@@ -40,10 +42,9 @@ import { eventRoutes } from './routes/events.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { partitionRoutes } from './routes/partitions.ts';
-import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
+import { type SchemaRoutesOptions, schemaRoutes } from './routes/schema-registry.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
-import { problemSchema } from './schemas.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
 export interface ServerDependencies {

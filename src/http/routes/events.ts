@@ -8,16 +8,16 @@ import {
   batchIdempotencyKeyMaxLength,
   batchItemId,
   EVENT_ID_MAX_LENGTH,
-  EVENT_ID_PATTERN,
   inferTopic,
   type Topic,
 } from '../../domain/events.ts';
 import { ErrorCodes } from '../../errors.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
 import type { EventStore } from '../../ports/event-store.ts';
+import { problem as problemJson } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/events.ts';
+import { contractOutcome } from '../contracts.ts';
 import { type FieldError, fieldErrors, problem, problemOf, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
-import { contractOutcome } from './schemas.ts';
 
 export interface EventRoutesOptions {
   ingest: IngestService;
@@ -28,20 +28,10 @@ export interface EventRoutesOptions {
 }
 
 const TOPIC_SCHEMAS = {
-  analytics: schemas.analyticsEvent,
-  chemical: schemas.chemicalEvent,
-  events: schemas.genericEvent,
+  analytics: api.analyticsEvent,
+  chemical: api.chemicalEvent,
+  events: api.genericEvent,
 } as const;
-
-/** The Idempotency-Key header, no longer than the ids it makes may be (see domain/events.ts). */
-function idempotencyKeyHeader(maxLength: number, description: string) {
-  return {
-    type: 'object',
-    properties: {
-      'idempotency-key': { type: 'string', pattern: EVENT_ID_PATTERN, maxLength, description },
-    },
-  } as const;
-}
 
 /** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
 export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
@@ -82,12 +72,12 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         schema: {
           summary,
           tags: ['events'],
-          headers: idempotencyKeyHeader(
+          headers: api.idempotencyKeyHeader(
             EVENT_ID_MAX_LENGTH,
             'Used as the event id when the body has no id',
           ),
           body: TOPIC_SCHEMAS[topic],
-          response: { 202: schemas.acceptedResponse },
+          response: { 202: api.acceptedResponse },
         },
       },
       async (request, reply) => {
@@ -128,24 +118,14 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           'With an Idempotency-Key header, item i without an id gets the id "<key>:<i>".',
         tags: ['events'],
         consumes: ['application/json', 'application/x-ndjson'],
-        headers: idempotencyKeyHeader(
+        headers: api.idempotencyKeyHeader(
           batchIdempotencyKeyMaxLength(batchMaxEvents),
           'Item i without an id gets the id "<key>:<i>"; short enough that every such id fits',
         ),
-        body: {
-          // Items are checked one by one in the handler, so each gets its own result.
-          oneOf: [
-            { type: 'array', items: {} },
-            {
-              type: 'object',
-              required: ['events'],
-              properties: { events: { type: 'array', items: {} } },
-            },
-          ],
-        },
+        body: api.batchBody,
         response: {
-          202: schemas.batchResponse,
-          413: { ...schemas.problem, description: `More than ${batchMaxEvents} events` },
+          202: api.batchResponse,
+          413: { ...problemJson, description: `More than ${batchMaxEvents} events` },
         },
       },
     },
@@ -236,8 +216,8 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       schema: {
         summary: 'An event and its status: accepted, processed, failed (retrying) or dead_lettered',
         tags: ['events'],
-        params: schemas.eventIdParams,
-        response: { 200: schemas.eventRecord, 404: schemas.problem },
+        params: api.eventIdParams,
+        response: { 200: api.eventRecord, 404: problemJson },
       },
     },
     async (request, reply) => {
@@ -249,18 +229,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           problemOf(ErrorCodes.NOT_FOUND, `no event with id "${id}"`, 'Event not found'),
         );
       }
-      return {
-        id: record.id,
-        status: record.status,
-        topic: record.topic,
-        type: record.type,
-        key: record.key,
-        payload: record.payload,
-        accepted_at: record.acceptedAt,
-        processed_at: record.processedAt,
-        enrichment: record.enrichment,
-        failure: record.failure,
-      };
+      return api.eventRecordJson(record);
     },
   );
 }
