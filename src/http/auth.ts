@@ -24,9 +24,19 @@ export interface AuthOptions {
   redis?: { url: string; namespace: string };
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+/**
+ * The token of `Authorization: Bearer <token>` (the scheme in any case, RFC 7235), if the
+ * request sends one: an API key, or on the /users routes a session token.
+ */
+export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (typeof header !== 'string') return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) return bearer;
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' ? apiKey : undefined;
 }

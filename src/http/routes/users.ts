@@ -6,6 +6,7 @@ import { type Actor, looksLikeSessionToken, userEventView } from '../../domain/u
 import { ErrorCodes, HeraldError } from '../../errors.ts';
 import { noContent, problem } from '../api-schemas/common.ts';
 import * as api from '../api-schemas/users.ts';
+import { bearerToken } from '../auth.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,13 +30,6 @@ function contextOf(request: FastifyRequest): RequestContext {
     userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
     correlationId: request.id,
   };
-}
-
-function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
 }
 
 /** The actor of a request that needs one; 401 without. */
