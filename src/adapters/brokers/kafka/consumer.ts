@@ -7,6 +7,7 @@ import {
   stringDeserializers,
 } from '@platformatic/kafka';
 import type { Consumer, ConsumerOptions, DeliveredMessage } from '../../../ports/broker.ts';
+import { handOver } from '../batch-handler.ts';
 import type { KafkaBrokerOptions } from './broker.ts';
 import { type Received, toDelivered } from './codec.ts';
 
@@ -403,16 +404,7 @@ export class KafkaPartitionConsumer implements Consumer {
     if (this.#buffered < this.#options.batchSize * Math.max(this.#options.concurrency, 1) * 5) {
       this.#stream?.resume();
     }
-    let handled = 0;
-    let retryAfterMs = 0;
-    try {
-      const outcome = await handler(batch);
-      handled = Math.min(Math.max(outcome.handled, 0), batch.length);
-      retryAfterMs = handled < batch.length ? (outcome.retryAfterMs ?? 0) : 0;
-    } catch (error) {
-      this.#options.onError?.(error);
-      retryAfterMs = 500;
-    }
+    const { handled, retryAfterMs } = await handOver(handler, batch, this.#options.onError, 500);
     const key = keyOf(state);
     // Still assigned and not started over since: a lost (or lost and regained) partition's
     // batch is not committed, its next owner starts from the committed offset.

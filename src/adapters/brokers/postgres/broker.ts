@@ -159,11 +159,9 @@ class PostgresConsumer implements Consumer {
   readonly #broker: PostgresBrokerOptions;
   readonly #partitionCount: number;
   readonly #options: ConsumerOptions;
-  readonly #published: EventEmitter;
   readonly #topics: Set<string>;
   readonly #owned = new Set<number>();
   readonly #slots: PollingSlots;
-  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(
     db: Database,
@@ -176,38 +174,28 @@ class PostgresConsumer implements Consumer {
     this.#broker = broker;
     this.#partitionCount = partitionCount;
     this.#options = options;
-    this.#published = published;
     this.#topics = new Set(options.topics);
-    // Renews the leases of partitions being worked on, so a slow batch is not taken over.
-    this.#heartbeat = setInterval(
-      () => {
-        if (this.#owned.size === 0) return;
-        this.#db
-          .query(sql.renewLeases, [
-            options.group,
-            options.consumerId,
-            broker.leaseMs,
-            [...this.#owned],
-          ])
-          .catch((error: unknown) => options.onError?.(error));
-      },
-      Math.max(50, Math.floor(broker.leaseMs / 3)),
-    );
-    this.#heartbeat.unref();
     this.#slots = new PollingSlots({
       concurrency: options.concurrency,
       pollMs: broker.pollMs,
       work: () => this.#workPartitions(),
       onError: options.onError,
+      heartbeat: { leaseMs: broker.leaseMs, renew: () => this.#renewLeases() },
+      published,
     });
-    this.#published.on('published', this.#slots.wake);
     this.#slots.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#slots.stop();
-    clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#slots.wake);
+  stop(): Promise<void> {
+    return this.#slots.stop();
+  }
+
+  #renewLeases(): void {
+    if (this.#owned.size === 0) return;
+    const { group, consumerId, onError } = this.#options;
+    this.#db
+      .query(sql.renewLeases, [group, consumerId, this.#broker.leaseMs, [...this.#owned]])
+      .catch((error: unknown) => onError?.(error));
   }
 
   /**

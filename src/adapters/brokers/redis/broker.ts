@@ -13,6 +13,7 @@ import type {
   PublishResult,
   ShardPosition,
 } from '../../../ports/broker.ts';
+import { handOver } from '../batch-handler.ts';
 import { acceptedAtOf, decodeObject } from '../decode.ts';
 import { PollingSlots } from '../polling-slots.ts';
 import * as redis from './scripts.ts';
@@ -254,12 +255,10 @@ class RedisConsumer implements Consumer {
   readonly #broker: RedisBroker;
   readonly #config: Required<RedisBrokerOptions>;
   readonly #options: ConsumerOptions;
-  readonly #published: EventEmitter;
   readonly #shards: Shard[];
   readonly #keys: string[];
   readonly #owned = new Set<Shard>();
   readonly #slots: PollingSlots;
-  readonly #heartbeat: NodeJS.Timeout;
   // Where the next claim starts looking, so every shard gets its turn.
   #cursor = Math.floor(Math.random() * 1_000_000);
 
@@ -272,7 +271,6 @@ class RedisConsumer implements Consumer {
     this.#broker = broker;
     this.#config = config;
     this.#options = options;
-    this.#published = published;
     this.#shards = options.topics.flatMap((topic) =>
       Array.from({ length: broker.partitionCount }, (_, partition) => ({
         topic,
@@ -282,32 +280,28 @@ class RedisConsumer implements Consumer {
       })),
     );
     this.#keys = this.#shards.flatMap((s) => [s.stream, s.lease]);
-    // Renews the leases of shards being worked on, so a slow batch is not taken over.
-    this.#heartbeat = setInterval(
-      () => {
-        for (const shard of this.#owned) {
-          broker
-            .script(redis.renewLease, [shard.lease], [options.consumerId, config.leaseMs])
-            .catch((error: unknown) => options.onError?.(error));
-        }
-      },
-      Math.max(50, Math.floor(config.leaseMs / 3)),
-    );
-    this.#heartbeat.unref();
     this.#slots = new PollingSlots({
       concurrency: options.concurrency,
       pollMs: config.pollMs,
       work: () => this.#workOneShard(),
       onError: options.onError,
+      heartbeat: { leaseMs: config.leaseMs, renew: () => this.#renewLeases() },
+      published,
     });
-    this.#published.on('published', this.#slots.wake);
     this.#slots.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#slots.stop();
-    clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#slots.wake);
+  stop(): Promise<void> {
+    return this.#slots.stop();
+  }
+
+  #renewLeases(): void {
+    const { consumerId, onError } = this.#options;
+    for (const shard of this.#owned) {
+      this.#broker
+        .script(redis.renewLease, [shard.lease], [consumerId, this.#config.leaseMs])
+        .catch((error: unknown) => onError?.(error));
+    }
   }
 
   /** Claims one shard with work, hands a batch of it to the handler, acks. False when idle. */
@@ -328,26 +322,21 @@ class RedisConsumer implements Consumer {
     if (shard === undefined) throw new Error(`Redis returned an unknown shard ${index}`);
     this.#owned.add(shard);
     const batch = entries.map((entry) => toDelivered(shard, entry));
-    let handled = 0;
-    let retryAfterMs = 0;
-    try {
-      const outcome = await handler(batch);
-      handled = Math.min(Math.max(outcome.handled, 0), batch.length);
-      retryAfterMs = handled < batch.length ? (outcome.retryAfterMs ?? 0) : 0;
-    } catch (error) {
-      this.#options.onError?.(error);
-      retryAfterMs = this.#config.pollMs * 10;
-    } finally {
-      this.#owned.delete(shard);
-      const ids = entries.slice(0, handled).map(([id]) => id);
-      await this.#broker
-        .script(
-          redis.ackAndRelease,
-          [shard.stream, shard.lease],
-          [group, consumerId, retryAfterMs, ...ids],
-        )
-        .catch((error: unknown) => this.#options.onError?.(error));
-    }
+    const { handled, retryAfterMs } = await handOver(
+      handler,
+      batch,
+      this.#options.onError,
+      this.#config.pollMs * 10,
+    );
+    this.#owned.delete(shard);
+    const ids = entries.slice(0, handled).map(([id]) => id);
+    await this.#broker
+      .script(
+        redis.ackAndRelease,
+        [shard.stream, shard.lease],
+        [group, consumerId, retryAfterMs, ...ids],
+      )
+      .catch((error: unknown) => this.#options.onError?.(error));
     return true;
   }
 }
