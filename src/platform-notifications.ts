@@ -17,10 +17,9 @@ import { NotificationDispatcher } from './app/notifications/dispatcher.ts';
 import { NotificationIntake } from './app/notifications/intake.ts';
 import { NotificationService } from './app/notifications/service.ts';
 import { WebhookEndpoints } from './app/notifications/webhook-endpoints.ts';
-import type { Config } from './config.ts';
+import { type Config, checkNotificationSettings } from './config.ts';
 import { SCHEMAS_TOPIC } from './domain/schemas/model.ts';
 import { USERS_TOPIC } from './domain/users.ts';
-import { ErrorCodes, HeraldError } from './errors.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { Broker } from './ports/broker.ts';
@@ -47,18 +46,14 @@ function emailSender(config: Config, logger: Logger): EmailSender {
         : config.sendgridApiKey !== undefined
           ? 'sendgrid'
           : 'log';
-  if (transport === 'smtp') {
-    if (config.smtpUrl === undefined) throw missing('SMTP_URL', 'EMAIL_TRANSPORT=smtp');
+  if (transport === 'smtp' && config.smtpUrl !== undefined) {
     return new SmtpEmailSender({
       url: config.smtpUrl,
       from: config.emailFrom,
       timeoutMs: config.notifyTimeoutMs,
     });
   }
-  if (transport === 'sendgrid') {
-    if (config.sendgridApiKey === undefined) {
-      throw missing('SENDGRID_API_KEY', 'EMAIL_TRANSPORT=sendgrid');
-    }
+  if (transport === 'sendgrid' && config.sendgridApiKey !== undefined) {
     return new SendGridEmailSender({
       baseUrl: config.sendgridBaseUrl,
       apiKey: config.sendgridApiKey,
@@ -68,31 +63,22 @@ function emailSender(config: Config, logger: Logger): EmailSender {
   return new LogNotifier(logger);
 }
 
-const missing = (setting: string, because: string) =>
-  new HeraldError(ErrorCodes.CONFIG_INVALID, `${setting}: required by ${because}`, {
-    details: { setting },
-  });
-
-/** The senders the configuration asks for. */
+/** The senders the configuration asks for; an incomplete provider setting fails naming it. */
 export function notifiersFrom(config: Config, logger: Logger): Notifiers {
   const guard = targetGuard(config);
+  checkNotificationSettings(config);
   const notifiers: Notifiers = {
     email: emailSender(config, logger),
     webhook: new SignedWebhookSender(guard),
   };
   const { twilioAccountSid, twilioAuthToken, twilioFrom } = config;
-  if (twilioAccountSid !== undefined) {
-    if (twilioAuthToken === undefined) throw missing('TWILIO_AUTH_TOKEN', 'TWILIO_ACCOUNT_SID');
-    if (twilioFrom === undefined) throw missing('TWILIO_FROM', 'TWILIO_ACCOUNT_SID');
+  if (twilioAccountSid !== undefined && twilioAuthToken !== undefined && twilioFrom !== undefined) {
     notifiers.sms = new TwilioSmsSender({
       baseUrl: config.twilioBaseUrl,
       accountSid: twilioAccountSid,
       authToken: twilioAuthToken,
       from: twilioFrom,
     });
-  }
-  if ((config.vapidPublicKey === undefined) !== (config.vapidPrivateKey === undefined)) {
-    throw missing('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY', 'each other');
   }
   if (config.vapidPublicKey !== undefined && config.vapidPrivateKey !== undefined) {
     // Push endpoints come from browsers, i.e. from users: the SSRF guard applies to them too.

@@ -25,7 +25,7 @@ import { withContractStage } from './app/schemas/stage.ts';
 import { StallDetector, type StalledShard } from './app/stall-detector.ts';
 import { UserService } from './app/users.ts';
 import { Worker } from './app/worker.ts';
-import type { Config } from './config.ts';
+import { type Config, checkSettings } from './config.ts';
 import { TOPICS } from './domain/events.ts';
 import type { ScryptParams } from './domain/users.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
@@ -173,14 +173,7 @@ export async function startPlatform(
     scrypt?: ScryptParams;
   } = {},
 ): Promise<RunningPlatform> {
-  if (config.databaseUrl === undefined && !(roles.api && roles.worker)) {
-    throw new HeraldError(
-      ErrorCodes.CONFIG_INVALID,
-      'DATABASE_URL: separate api and worker processes need a PostgreSQL server; the embedded ' +
-        'database serves one process (use `herald start`)',
-      { details: { setting: 'DATABASE_URL' } },
-    );
-  }
+  checkSettings(config, roles);
   const role = roles.api && roles.worker ? 'start' : roles.api ? 'api' : 'worker';
   const db = await openDatabase(config, role, logger);
   let openedBroker: Broker | undefined;
@@ -470,14 +463,6 @@ async function startUsers(
   logger: Logger,
   scrypt: ScryptParams | undefined,
 ): Promise<{ users: UserService; outboxRelay: OutboxRelay }> {
-  if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
-    const missing = config.adminEmail === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
-    throw new HeraldError(
-      ErrorCodes.CONFIG_INVALID,
-      `${missing}: ADMIN_EMAIL and ADMIN_PASSWORD are set together`,
-      { details: { setting: missing } },
-    );
-  }
   const outboxRelay = new OutboxRelay(new PostgresOutboxStore(db), broker, logger, {
     holder: `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     pollMs: config.outboxPollMs,
