@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { migrate } from '../adapters/postgres/migrate.ts';
 import { type Config, configChanges, configSettings, loadConfig, redactConfig } from '../config.ts';
 import { isHeraldError } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -9,7 +8,8 @@ import {
   type TracingSettings,
   tracingSettingsFromEnv,
 } from '../observability/tracing.ts';
-import { openDatabase, type Roles, startPlatform } from '../platform.ts';
+import { migrateDatabase, openDatabase } from '../platform/database.ts';
+import { type Roles, startPlatform } from '../platform/start.ts';
 import { VERSION } from '../version.ts';
 import { parseArgs } from './args.ts';
 
@@ -121,7 +121,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.command === 'migrate') {
     const db = await openDatabase(config, 'migrate', logger);
     try {
-      const applied = await migrate(db);
+      const applied = await migrateDatabase(db);
       logger.info(
         { applied },
         applied.length > 0 ? 'migrations applied' : 'database is up to date',

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { type RunningPlatform, startPlatform } from '../../src/platform.ts';
+import { type RunningPlatform, startPlatform } from '../../src/platform/start.ts';
 import {
   type DatabaseKind,
   databaseUrl,

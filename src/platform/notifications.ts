@@ -1,30 +1,30 @@
 /**
- * The notifications' part of the composition root (platform.ts): picks the senders from the
+ * The notifications' part of the start (platform/start.ts): picks the senders from the
  * configuration (SMTP when SMTP_URL is set, else SendGrid with SENDGRID_API_KEY, else the log;
  * SMS with TWILIO_*, push with VAPID_*; webhooks always) and starts the notification service
  * as its own consumer group with its dispatcher.
  */
-import { hostname } from 'node:os';
-import { LogNotifier } from './adapters/notify/log/sender.ts';
-import { parseAddress, SendGridEmailSender } from './adapters/notify/sendgrid/sender.ts';
-import { SmtpEmailSender } from './adapters/notify/smtp/sender.ts';
-import { TwilioSmsSender } from './adapters/notify/twilio/sender.ts';
-import { SignedWebhookSender } from './adapters/notify/webhook/sender.ts';
-import { TargetGuard } from './adapters/notify/webhook/target-guard.ts';
-import { WebPushSender } from './adapters/notify/webpush/sender.ts';
-import { PostgresNotificationStore } from './adapters/store/postgres/notifications.ts';
-import { NotificationDispatcher } from './app/notifications/dispatcher.ts';
-import { NotificationIntake } from './app/notifications/intake.ts';
-import { NotificationService } from './app/notifications/service.ts';
-import { WebhookEndpoints } from './app/notifications/webhook-endpoints.ts';
-import { type Config, checkNotificationSettings } from './config.ts';
-import { SCHEMAS_TOPIC } from './domain/schemas/model.ts';
-import { USERS_TOPIC } from './domain/users.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
-import type { Broker } from './ports/broker.ts';
-import type { Database } from './ports/database.ts';
-import type { EmailSender, Notifiers } from './ports/notifier.ts';
+import { LogNotifier } from '../adapters/notify/log/sender.ts';
+import { parseAddress, SendGridEmailSender } from '../adapters/notify/sendgrid/sender.ts';
+import { SmtpEmailSender } from '../adapters/notify/smtp/sender.ts';
+import { TwilioSmsSender } from '../adapters/notify/twilio/sender.ts';
+import { SignedWebhookSender } from '../adapters/notify/webhook/sender.ts';
+import { TargetGuard } from '../adapters/notify/webhook/target-guard.ts';
+import { WebPushSender } from '../adapters/notify/webpush/sender.ts';
+import { PostgresNotificationStore } from '../adapters/store/postgres/notifications.ts';
+import { NotificationDispatcher } from '../app/notifications/dispatcher.ts';
+import { NotificationIntake } from '../app/notifications/intake.ts';
+import { NotificationService } from '../app/notifications/service.ts';
+import { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts';
+import { type Config, checkNotificationSettings } from '../config.ts';
+import { SCHEMAS_TOPIC } from '../domain/schemas/model.ts';
+import { USERS_TOPIC } from '../domain/users.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Broker } from '../ports/broker.ts';
+import type { Database } from '../ports/database.ts';
+import type { EmailSender, Notifiers } from '../ports/notifier.ts';
+import { consumerId } from './consumer-groups.ts';
 
 export function targetGuard(config: Config): TargetGuard {
   return new TargetGuard({ allow: config.webhookAllowPrivateTargets });
@@ -123,7 +123,7 @@ export async function startNotifications(
     push: notifiers.push !== undefined,
   });
   const service = new NotificationService(intake, dispatcher, log, {
-    consumerId: `${hostname()}-${process.pid}-notify-${Math.random().toString(36).slice(2, 8)}`,
+    consumerId: consumerId('notify'),
     topics: [...new Set([USERS_TOPIC, SCHEMAS_TOPIC, ...config.notifyTopics])],
     batchSize: Math.min(config.workerBatchSize, 100),
     retry: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },

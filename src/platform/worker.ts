@@ -1,0 +1,43 @@
+import { defaultStages, type Stage } from '../app/pipeline.ts';
+import type { SchemaCatalog } from '../app/schemas/catalog.ts';
+import { withContractStage } from '../app/schemas/stage.ts';
+import { Worker } from '../app/worker.ts';
+import type { Config } from '../config.ts';
+import { TOPICS } from '../domain/events.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Broker } from '../ports/broker.ts';
+import type { EventStore } from '../ports/event-store.ts';
+import { consumerId, WORKER_GROUP } from './consumer-groups.ts';
+import type { Stops } from './stops.ts';
+
+/** The processing worker (worker role): the pipeline's stages, each event checked against its contract. */
+export async function startWorker(
+  config: Config,
+  deps: {
+    store: EventStore;
+    broker: Broker;
+    metrics: Metrics;
+    logger: Logger;
+    catalog: SchemaCatalog;
+    stages: readonly Stage[] | undefined;
+  },
+  stops: Stops,
+): Promise<Worker> {
+  const worker = new Worker(deps.store, deps.metrics, deps.logger, {
+    group: WORKER_GROUP,
+    consumerId: consumerId(),
+    topics: TOPICS,
+    batchSize: config.workerBatchSize,
+    concurrency: config.workerConcurrency,
+    retry: {
+      baseMs: config.retryBaseMs,
+      maxMs: config.retryMaxMs,
+      maxAttempts: config.retryMaxAttempts,
+    },
+    stages: withContractStage(deps.stages ?? defaultStages, deps.catalog),
+  });
+  await worker.start(deps.broker);
+  stops.add('worker', () => worker.stop());
+  return worker;
+}
