@@ -27,6 +27,7 @@ import {
   unpackNumbered,
   unpackSealed,
 } from './packed-funnel-events.ts';
+import { readSnapshot } from './snapshot-sql.ts';
 
 type Timestamp = Date | string;
 
@@ -35,7 +36,7 @@ const ms = (value: Timestamp): number =>
 
 const iso = (at: number): string => new Date(at).toISOString();
 
-/** Numbers as the driver gives them (PGlite returns numeric as text) → numbers. */
+/** Numbers as the driver gives them (node-postgres returns numeric and bigint as text) → numbers. */
 function counts(map: Record<string, unknown> | null): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(map ?? {})) out[k] = Number(v);
@@ -259,7 +260,7 @@ async function feed(
 }
 
 /**
- * The analytics reads on PostgreSQL (server or PGlite): the rollups of migration 002, and the
+ * The analytics reads on PostgreSQL: the rollups of migration 002, and the
  * persisted events where a summary is per user.
  */
 export class PostgresAnalyticsReader implements AnalyticsReader {
@@ -423,10 +424,10 @@ export class PostgresAnalyticsReader implements AnalyticsReader {
     const ranges = { entry, later: { from: entry.from, to: entry.to + Math.ceil(windowMs) } };
     const rangeOf = (step: number) => (step === 0 ? ranges.entry : ranges.later);
     const pass = new FunnelPass();
-    // Every read in the snapshot, the pass after it: the transaction holds a connection (on
-    // PGlite the only one) for the reads alone, not while the pass yields to other work.
+    // Every read in the snapshot, the pass after it: the transaction holds a pool connection
+    // for the reads alone, not while the pass yields to other work.
     const beside = await this.#db.transaction(async (tx) => {
-      await tx.query(sql.funnelSnapshot);
+      await tx.query(readSnapshot);
       const sealed = await segments(tx, [...new Set(steps)], ranges.later, base);
       if (sealed.size === 0) return undefined;
       const plans = steps.map((type, step) => planStep(rangeOf(step), sealed.get(type)));
