@@ -3,210 +3,150 @@
  * series, top-N breakdowns, funnels and the dashboard's overview, with their query parameters.
  */
 import { INTERVALS, MAX_FUNNEL_STEPS } from '../../domain/analytics.ts';
-import { problem, rangeDateTime } from './common.ts';
+import {
+  arrayOf,
+  closedObject,
+  dateTime,
+  integer,
+  number,
+  object,
+  pathParams,
+  problem,
+  rangeDateTime,
+  string,
+} from './common.ts';
 
 const rangeProperties = {
   from: rangeDateTime('start of the range, inclusive'),
   to: rangeDateTime('end of the range, exclusive; defaults to now'),
 } as const;
 
-const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
+const counts = { type: 'object', additionalProperties: integer } as const;
 
-const count = (key: string) =>
-  ({
-    type: 'object',
-    properties: { [key]: { type: 'string' }, count: { type: 'integer' } },
-  }) as const;
+const count = (key: string) => object({ [key]: string, count: integer });
 
-const bucket = {
-  type: 'object',
-  properties: {
-    start: { type: 'string', format: 'date-time', description: 'bucket start, UTC' },
-    count: { type: 'integer' },
-  },
-} as const;
+const bucket = object({
+  start: { ...dateTime, description: 'bucket start, UTC' },
+  count: integer,
+});
 
 export const notFound = {
   ...problem,
   description: 'No event of this user / researcher was persisted (problem+json)',
 };
 
-export const userSummary = {
-  type: 'object',
-  properties: {
-    user_id: { type: 'string' },
-    total_events: { type: 'integer' },
-    events_by_type: counts,
-    first_seen: { type: 'string', format: 'date-time' },
-    last_seen: { type: 'string', format: 'date-time' },
-    sessions: {
-      type: 'integer',
-      description: 'runs of events with no gap over 30 minutes between them',
-    },
-    pages_viewed: {
-      type: 'object',
-      description: 'events carrying metadata.page (or properties.page)',
-      properties: {
-        total: { type: 'integer' },
-        distinct: { type: 'integer' },
-        top: { type: 'array', items: count('page') },
-      },
-    },
-    sources: { type: 'array', items: count('source') },
-    purchases: { type: 'integer' },
-    revenue: {
-      type: 'number',
-      description: 'sum of the purchases’ amount (or revenue, or price) where it is a number',
-    },
-    recent_events: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          id: { type: 'string' },
-          topic: { type: 'string' },
-          type: { type: 'string' },
-          timestamp: { type: 'string', format: 'date-time' },
-          payload: { type: 'object', additionalProperties: true },
-        },
-      },
-    },
+export const userSummary = object({
+  user_id: string,
+  total_events: integer,
+  events_by_type: counts,
+  first_seen: dateTime,
+  last_seen: dateTime,
+  sessions: {
+    type: 'integer',
+    description: 'runs of events with no gap over 30 minutes between them',
   },
-} as const;
+  pages_viewed: object(
+    { total: integer, distinct: integer, top: arrayOf(count('page')) },
+    { description: 'events carrying metadata.page (or properties.page)' },
+  ),
+  sources: arrayOf(count('source')),
+  purchases: integer,
+  revenue: {
+    type: 'number',
+    description: 'sum of the purchases’ amount (or revenue, or price) where it is a number',
+  },
+  recent_events: arrayOf(
+    object({
+      id: string,
+      topic: string,
+      type: string,
+      timestamp: dateTime,
+      payload: { type: 'object', additionalProperties: true },
+    }),
+  ),
+});
 
-export const researcherSummary = {
-  type: 'object',
-  properties: {
-    researcher: { type: 'string' },
-    molecules_submitted: { type: 'integer', description: 'distinct molecule ids' },
-    submissions: { type: 'integer', description: 'chemical events' },
-    first_seen: { type: 'string', format: 'date-time' },
-    last_seen: { type: 'string', format: 'date-time' },
-    experiments_over_time: {
-      type: 'array',
-      description: 'submissions per UTC day, oldest first',
-      items: {
-        type: 'object',
-        properties: { day: { type: 'string', format: 'date-time' }, count: { type: 'integer' } },
-      },
+export const researcherSummary = object({
+  researcher: string,
+  molecules_submitted: { type: 'integer', description: 'distinct molecule ids' },
+  submissions: { type: 'integer', description: 'chemical events' },
+  first_seen: dateTime,
+  last_seen: dateTime,
+  experiments_over_time: arrayOf(object({ day: dateTime, count: integer }), {
+    description: 'submissions per UTC day, oldest first',
+  }),
+  distinct_formulas: { type: 'integer', description: 'distinct Hill formulas' },
+  formulas: arrayOf(count('formula')),
+  mean_reported_weight: { type: ['number', 'null'] },
+  weights_reported: integer,
+  weight_mismatches: {
+    type: 'integer',
+    description: 'reported weights that disagree with the formula’s molar mass',
+  },
+  agent_properties: object(
+    {
+      molecules_sampled: integer,
+      by_agent: arrayOf(object({ agent: string, molecules: integer, properties: counts })),
+      recent: arrayOf(
+        object({
+          molecule_id: string,
+          agent: string,
+          model: string,
+          status: string,
+          at: dateTime,
+          properties: arrayOf(string),
+        }),
+      ),
     },
-    distinct_formulas: { type: 'integer', description: 'distinct Hill formulas' },
-    formulas: { type: 'array', items: count('formula') },
-    mean_reported_weight: { type: ['number', 'null'] },
-    weights_reported: { type: 'integer' },
-    weight_mismatches: {
-      type: 'integer',
-      description: 'reported weights that disagree with the formula’s molar mass',
-    },
-    agent_properties: {
-      type: 'object',
-      description: 'properties the agents extracted, over the latest 100 molecules',
-      properties: {
-        molecules_sampled: { type: 'integer' },
-        by_agent: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              agent: { type: 'string' },
-              molecules: { type: 'integer' },
-              properties: counts,
-            },
-          },
-        },
-        recent: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              molecule_id: { type: 'string' },
-              agent: { type: 'string' },
-              model: { type: 'string' },
-              status: { type: 'string' },
-              at: { type: 'string', format: 'date-time' },
-              properties: { type: 'array', items: { type: 'string' } },
-            },
-          },
-        },
-      },
-    },
+    { description: 'properties the agents extracted, over the latest 100 molecules' },
+  ),
+});
+
+export const userParams = pathParams(256, 'user_id');
+
+export const userQuery = closedObject({
+  recent: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 100,
+    default: 10,
+    description: 'how many of the latest events to include',
   },
-} as const;
+});
 
-export const userParams = {
-  type: 'object',
-  required: ['user_id'],
-  properties: { user_id: { type: 'string', minLength: 1, maxLength: 256 } },
-} as const;
+export const researcherParams = pathParams(256, 'name');
 
-export const userQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    recent: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 100,
-      default: 10,
-      description: 'how many of the latest events to include',
-    },
-  },
-} as const;
+export const seriesQuery = closedObject({
+  type: { type: 'string', minLength: 1, maxLength: 128, description: 'event type' },
+  interval: { type: 'string', enum: [...INTERVALS], default: 'hour' },
+  ...rangeProperties,
+});
 
-export const researcherParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', minLength: 1, maxLength: 256 } },
-} as const;
+export const seriesResponse = object({
+  type: { type: ['string', 'null'] },
+  interval: string,
+  from: dateTime,
+  to: dateTime,
+  total: integer,
+  buckets: arrayOf(bucket),
+});
 
-export const seriesQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    type: { type: 'string', minLength: 1, maxLength: 128, description: 'event type' },
-    interval: { type: 'string', enum: [...INTERVALS], default: 'hour' },
-    ...rangeProperties,
-  },
-} as const;
+export const topQuery = closedObject({
+  by: { type: 'string', enum: ['type', 'page', 'source'], default: 'type' },
+  limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+  ...rangeProperties,
+});
 
-export const seriesResponse = {
-  type: 'object',
-  properties: {
-    type: { type: ['string', 'null'] },
-    interval: { type: 'string' },
-    from: { type: 'string', format: 'date-time' },
-    to: { type: 'string', format: 'date-time' },
-    total: { type: 'integer' },
-    buckets: { type: 'array', items: bucket },
-  },
-} as const;
+export const topResponse = object({
+  by: string,
+  from: dateTime,
+  to: dateTime,
+  total_events: { type: 'integer', description: 'all events in the range' },
+  items: arrayOf(count('value')),
+});
 
-export const topQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    by: { type: 'string', enum: ['type', 'page', 'source'], default: 'type' },
-    limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
-    ...rangeProperties,
-  },
-} as const;
-
-export const topResponse = {
-  type: 'object',
-  properties: {
-    by: { type: 'string' },
-    from: { type: 'string', format: 'date-time' },
-    to: { type: 'string', format: 'date-time' },
-    total_events: { type: 'integer', description: 'all events in the range' },
-    items: { type: 'array', items: count('value') },
-  },
-} as const;
-
-export const funnelQuery = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['steps'],
-  properties: {
+export const funnelQuery = closedObject(
+  {
     steps: {
       type: 'array',
       minItems: 1,
@@ -223,63 +163,46 @@ export const funnelQuery = {
     },
     ...rangeProperties,
   },
-} as const;
+  { required: ['steps'] },
+);
 
-export const funnelResponse = {
-  type: 'object',
-  properties: {
-    from: { type: 'string', format: 'date-time' },
-    to: { type: 'string', format: 'date-time' },
-    window_seconds: { type: 'integer' },
-    steps: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          type: { type: 'string' },
-          users: { type: 'integer' },
-          conversion: { type: 'number', description: 'share of the first step' },
-          from_previous: { type: 'number', description: 'share of the previous step' },
-        },
-      },
-    },
-  },
-} as const;
+export const funnelResponse = object({
+  from: dateTime,
+  to: dateTime,
+  window_seconds: integer,
+  steps: arrayOf(
+    object({
+      type: string,
+      users: integer,
+      conversion: { type: 'number', description: 'share of the first step' },
+      from_previous: { type: 'number', description: 'share of the previous step' },
+    }),
+  ),
+});
 
-export const overviewResponse = {
-  type: 'object',
-  properties: {
-    generated_at: { type: 'string', format: 'date-time' },
-    totals: {
-      type: 'object',
-      properties: {
-        processed: { type: 'integer' },
-        dead_lettered: { type: 'integer' },
-        retrying: { type: 'integer' },
-        by_topic: counts,
-        by_type: counts,
-        first_day: { type: ['string', 'null'], format: 'date-time' },
-        last_day: { type: ['string', 'null'], format: 'date-time' },
-      },
+export const overviewResponse = object({
+  generated_at: dateTime,
+  totals: object({
+    processed: integer,
+    dead_lettered: integer,
+    retrying: integer,
+    by_topic: counts,
+    by_type: counts,
+    first_day: { type: ['string', 'null'], format: 'date-time' },
+    last_day: { type: ['string', 'null'], format: 'date-time' },
+  }),
+  ingest_rate: object(
+    {
+      per_second_1m: number,
+      per_second_5m: number,
+      per_second_15m: number,
+      last_hour: integer,
+      per_minute: arrayOf(bucket),
     },
-    ingest_rate: {
-      type: 'object',
-      description: 'events persisted per second (by processing time)',
-      properties: {
-        per_second_1m: { type: 'number' },
-        per_second_5m: { type: 'number' },
-        per_second_15m: { type: 'number' },
-        last_hour: { type: 'integer' },
-        per_minute: { type: 'array', items: bucket },
-      },
-    },
-    failure_rate: {
-      type: 'object',
-      description: 'dead-lettered / (processed + dead-lettered)',
-      properties: {
-        all_time: { type: 'number' },
-        last_hour: { type: 'number' },
-      },
-    },
-  },
-} as const;
+    { description: 'events persisted per second (by processing time)' },
+  ),
+  failure_rate: object(
+    { all_time: number, last_hour: number },
+    { description: 'dead-lettered / (processed + dead-lettered)' },
+  ),
+});

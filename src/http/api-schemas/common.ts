@@ -65,3 +65,35 @@ export const problemSchema = { $id: 'Problem', ...problem } as const;
 
 /** The answer of a route that answers nothing (204). */
 export const noContent = (description: string) => ({ type: 'null', description }) as const;
+
+// The vocabulary the areas' schemas are written in.
+export const string = { type: 'string' } as const;
+export const integer = { type: 'integer' } as const;
+export const number = { type: 'number' } as const;
+export const boolean = { type: 'boolean' } as const;
+export const dateTime = { type: 'string', format: 'date-time' } as const;
+
+/** An object of an answer: `properties` (and whatever `extra` says: a description …). */
+export const object = <P, E extends object = object>(properties: P, extra?: E) =>
+  ({ type: 'object', ...extra, properties }) as { type: 'object'; properties: P } & E;
+
+/** A query string or body that refuses a member it does not list (422 naming it). */
+export const closedObject = <P, E extends object = object>(properties: P, extra?: E) =>
+  ({ type: 'object', additionalProperties: false, ...extra, properties }) as {
+    type: 'object';
+    additionalProperties: false;
+    properties: P;
+  } & E;
+
+/** An array of `items` (and whatever `extra` says). */
+export const arrayOf = <I, E extends object = object>(items: I, extra?: E) =>
+  ({ type: 'array', ...extra, items }) as { type: 'array'; items: I } & E;
+
+/** Path parameters, each a non-empty string of at most `maxLength` characters. */
+export const pathParams = (maxLength: number, ...names: string[]) => ({
+  type: 'object',
+  required: names,
+  properties: Object.fromEntries(
+    names.map((name) => [name, { type: 'string', minLength: 1, maxLength }]),
+  ),
+});

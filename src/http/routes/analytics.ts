@@ -7,6 +7,29 @@ import { problem } from '../api-schemas/common.ts';
 const TAGS = ['analytics'];
 
 /**
+ * A route whose query the service checks beyond its schema (ranges, intervals and steps:
+ * domain/analytics.ts): its VALIDATION errors answer as the schema's would (problem.ts).
+ */
+function checkedQuery(route: {
+  summary: string;
+  description: string;
+  querystring: object;
+  answer: object;
+}) {
+  const { summary, description, querystring, answer } = route;
+  return {
+    config: { validatedPart: 'querystring' as const },
+    schema: {
+      summary,
+      description,
+      tags: TAGS,
+      querystring,
+      response: { 200: answer, 422: problem },
+    },
+  };
+}
+
+/**
  * Analytics over what the workers persisted: user and researcher summaries, event-type time
  * series, top-N breakdowns, funnels and an overview. Served from rollups the worker keeps in
  * the statement that persists each batch (see analytics-sql.ts).
@@ -59,20 +82,15 @@ export async function analyticsRoutes(
 
   app.get(
     '/api/v1/analytics/events',
-    {
-      // The service checks the range, interval and steps (domain/analytics.ts).
-      config: { validatedPart: 'querystring' },
-      schema: {
-        summary: 'Events per minute, hour or day (UTC buckets), of one type or all',
-        description:
-          '`from` is floored and `to` ceiled to whole buckets; every bucket is listed, zeros ' +
-          'included. Defaults: the last hour (minute), day (hour) or 30 days (day). At most ' +
-          '2,000 buckets. An empty range answers zeros, not 404.',
-        tags: TAGS,
-        querystring: api.seriesQuery,
-        response: { 200: api.seriesResponse, 422: problem },
-      },
-    },
+    checkedQuery({
+      summary: 'Events per minute, hour or day (UTC buckets), of one type or all',
+      description:
+        '`from` is floored and `to` ceiled to whole buckets; every bucket is listed, zeros ' +
+        'included. Defaults: the last hour (minute), day (hour) or 30 days (day). At most ' +
+        '2,000 buckets. An empty range answers zeros, not 404.',
+      querystring: api.seriesQuery,
+      answer: api.seriesResponse,
+    }),
     async (request) => {
       const q = request.query as { type?: string; interval: Interval; from?: string; to?: string };
       return analytics.series(q);
@@ -81,19 +99,14 @@ export async function analyticsRoutes(
 
   app.get(
     '/api/v1/analytics/top',
-    {
-      // The service checks the range, interval and steps (domain/analytics.ts).
-      config: { validatedPart: 'querystring' },
-      schema: {
-        summary: 'The most frequent event types, pages or sources in a time range',
-        description:
-          'The range is widened to whole UTC hours. Pages and sources come from ' +
-          '`metadata.page`/`metadata.source` (or `properties.*`). Default range: the last day.',
-        tags: TAGS,
-        querystring: api.topQuery,
-        response: { 200: api.topResponse, 422: problem },
-      },
-    },
+    checkedQuery({
+      summary: 'The most frequent event types, pages or sources in a time range',
+      description:
+        'The range is widened to whole UTC hours. Pages and sources come from ' +
+        '`metadata.page`/`metadata.source` (or `properties.*`). Default range: the last day.',
+      querystring: api.topQuery,
+      answer: api.topResponse,
+    }),
     async (request) => {
       const q = request.query as {
         by: 'type' | 'page' | 'source';
@@ -107,22 +120,17 @@ export async function analyticsRoutes(
 
   app.get(
     '/api/v1/analytics/funnel',
-    {
-      // The service checks the range, interval and steps (domain/analytics.ts).
-      config: { validatedPart: 'querystring' },
-      schema: {
-        summary: 'Users reaching each step of an ordered list of event types within a window',
-        description:
-          'A user enters with a first-step event in [from, to) and reaches each next step by ' +
-          'an event of that type at or after the previous step and within `window` seconds of ' +
-          'the entry, by event time (events may arrive in any order). Reads the persisted events ' +
-          '(closed hours packed by the workers, the rest event by event), so it is exact at ' +
-          'once; the range may span at most 31 days. Default range: the last 7 days.',
-        tags: TAGS,
-        querystring: api.funnelQuery,
-        response: { 200: api.funnelResponse, 422: problem },
-      },
-    },
+    checkedQuery({
+      summary: 'Users reaching each step of an ordered list of event types within a window',
+      description:
+        'A user enters with a first-step event in [from, to) and reaches each next step by ' +
+        'an event of that type at or after the previous step and within `window` seconds of ' +
+        'the entry, by event time (events may arrive in any order). Reads the persisted events ' +
+        '(closed hours packed by the workers, the rest event by event), so it is exact at ' +
+        'once; the range may span at most 31 days. Default range: the last 7 days.',
+      querystring: api.funnelQuery,
+      answer: api.funnelResponse,
+    }),
     async (request) => {
       const q = request.query as { steps: string[]; window: number; from?: string; to?: string };
       return analytics.funnel({
