@@ -216,6 +216,43 @@ export async function runClientCommand(
   }
 }
 
+/**
+ * The usage error of a command run without one of its `actions`, or with another word:
+ * `missing action: list, show or purge`, `unknown action "lsit"`.
+ */
+export function unknownAction(action: string | undefined, actions: readonly string[]): UsageError {
+  if (action !== undefined) return new UsageError(`unknown action "${action}"`);
+  const listed =
+    actions.length < 2
+      ? actions.join('')
+      : `${actions.slice(0, -1).join(', ')} or ${actions.at(-1)}`;
+  return new UsageError(`missing action: ${listed}`);
+}
+
+/**
+ * Runs `work` of a command that needs an admin key: a 401 or 403 is printed with what the
+ * command needs (`needs`, e.g. "Key administration needs a key with the admin scope") and
+ * where a key goes, and exits 1. Other refusals are answered as every command's.
+ */
+export async function needingAdminKey(
+  io: Io,
+  command: string,
+  needs: string,
+  work: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      io.stderr.write(
+        `herald ${command}: ${error.message}\n${needs} (--api-key or $HERALD_API_KEY).\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    throw error;
+  }
+}
+
 /** Left-aligned columns for terminal tables. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];

@@ -15,6 +15,7 @@ import {
   URL_HELP,
   URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald dlq: inspect, replay and purge dead letters
@@ -177,11 +178,7 @@ export const dlqCommand: ClientCommand = {
         return EXIT_OK;
       }
       default:
-        throw new UsageError(
-          action === undefined
-            ? 'missing action: list, show, replay or purge'
-            : `unknown action "${action}"`,
-        );
+        throw unknownAction(action, ['list', 'show', 'replay', 'purge']);
     }
   },
 };

@@ -12,6 +12,7 @@ import {
   URL_HELP,
   URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald events: look events up
@@ -100,8 +101,6 @@ export const eventsCommand: ClientCommand = {
       );
       return EXIT_OK;
     }
-    throw new UsageError(
-      action === undefined ? 'missing action: get or search' : `unknown action "${action}"`,
-    );
+    throw unknownAction(action, ['get', 'search']);
   },
 };
