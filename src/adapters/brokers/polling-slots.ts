@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { Consumer, ConsumerOptions } from '../../ports/broker.ts';
 
 /**
  * The work loop of a polling consumer (the Postgres and Redis transports): `concurrency`
@@ -91,5 +92,44 @@ export class PollingSlots {
       this.#wakers.add(wake);
     });
     this.#wakers.delete(wake);
+  }
+}
+
+/**
+ * A consumer of a polling transport (Postgres, Redis): `work` claims what has work
+ * (partitions, a shard), hands a batch to the handler and commits; `renewLeases` renews what
+ * is being worked on. A subclass calls startPolling() last in its constructor (`work` runs at
+ * once).
+ */
+export abstract class PollingConsumer implements Consumer {
+  #slots: PollingSlots | undefined;
+
+  /** One round of work; false when there was nothing to do. */
+  protected abstract work(): Promise<boolean>;
+  protected abstract renewLeases(): void;
+
+  protected startPolling(
+    options: ConsumerOptions,
+    timing: { pollMs: number; leaseMs: number },
+    published: EventEmitter,
+  ): void {
+    this.#slots = new PollingSlots({
+      concurrency: options.concurrency,
+      pollMs: timing.pollMs,
+      work: () => this.work(),
+      onError: options.onError,
+      heartbeat: { leaseMs: timing.leaseMs, renew: () => this.renewLeases() },
+      published,
+    });
+    this.#slots.start();
+  }
+
+  /** Whether stop() was called: a batch claimed since is released unhandled. */
+  protected get stopping(): boolean {
+    return this.#slots?.stopping.aborted ?? false;
+  }
+
+  async stop(): Promise<void> {
+    await this.#slots?.stop();
   }
 }

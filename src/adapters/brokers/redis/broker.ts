@@ -15,7 +15,7 @@ import type {
 } from '../../../ports/broker.ts';
 import { handOver } from '../batch-handler.ts';
 import { acceptedAtOf, decodeObject } from '../decode.ts';
-import { PollingSlots } from '../polling-slots.ts';
+import { PollingConsumer } from '../polling-slots.ts';
 import * as redis from './scripts.ts';
 
 export interface RedisBrokerOptions {
@@ -251,14 +251,13 @@ interface Shard {
   lease: string;
 }
 
-class RedisConsumer implements Consumer {
+class RedisConsumer extends PollingConsumer {
   readonly #broker: RedisBroker;
   readonly #config: Required<RedisBrokerOptions>;
   readonly #options: ConsumerOptions;
   readonly #shards: Shard[];
   readonly #keys: string[];
   readonly #owned = new Set<Shard>();
-  readonly #slots: PollingSlots;
   // Where the next claim starts looking, so every shard gets its turn.
   #cursor = Math.floor(Math.random() * 1_000_000);
 
@@ -268,6 +267,7 @@ class RedisConsumer implements Consumer {
     options: ConsumerOptions,
     published: EventEmitter,
   ) {
+    super();
     this.#broker = broker;
     this.#config = config;
     this.#options = options;
@@ -280,22 +280,10 @@ class RedisConsumer implements Consumer {
       })),
     );
     this.#keys = this.#shards.flatMap((s) => [s.stream, s.lease]);
-    this.#slots = new PollingSlots({
-      concurrency: options.concurrency,
-      pollMs: config.pollMs,
-      work: () => this.#workOneShard(),
-      onError: options.onError,
-      heartbeat: { leaseMs: config.leaseMs, renew: () => this.#renewLeases() },
-      published,
-    });
-    this.#slots.start();
+    this.startPolling(options, config, published);
   }
 
-  stop(): Promise<void> {
-    return this.#slots.stop();
-  }
-
-  #renewLeases(): void {
+  protected renewLeases(): void {
     const { consumerId, onError } = this.#options;
     for (const shard of this.#owned) {
       this.#broker
@@ -305,7 +293,7 @@ class RedisConsumer implements Consumer {
   }
 
   /** Claims one shard with work, hands a batch of it to the handler, acks. False when idle. */
-  async #workOneShard(): Promise<boolean> {
+  protected async work(): Promise<boolean> {
     const { group, consumerId, batchSize, handler } = this.#options;
     const start = this.#cursor++ % this.#shards.length;
     const claimed = (await this.#broker.script(redis.claimBatch, this.#keys, [
