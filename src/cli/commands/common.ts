@@ -84,6 +84,28 @@ export function parseOptions<T extends OptionSpec>(argv: string[], options: T) {
 }
 
 /**
+ * A command's options (`--url`, `--api-key` and `--help` are every command's), parsed as
+ * parseOptions does; undefined when `--help` was asked for, which is then printed.
+ *
+ * @example
+ * const parsed = parseCommand(argv, io, help, { json: { type: 'boolean' } });
+ * if (parsed === undefined) return EXIT_OK;
+ */
+export function parseCommand<T extends OptionSpec>(
+  argv: string[],
+  io: Io,
+  help: string,
+  options: T,
+) {
+  const parsed = parseOptions(argv, { ...URL_OPTION, ...options });
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(help);
+    return undefined;
+  }
+  return parsed;
+}
+
+/**
  * The API's base URL from `--url`, $HERALD_URL or $PORT; also takes `--api-key` (or
  * $HERALD_API_KEY) for the requests that follow.
  */

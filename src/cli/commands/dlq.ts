@@ -8,12 +8,11 @@ import {
   EXIT_OK,
   type Io,
   intOption,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   timeOption,
   URL_HELP,
-  URL_OPTION,
   UsageError,
   unknownAction,
 } from './common.ts';
@@ -73,8 +72,7 @@ export const dlqCommand: ClientCommand = {
   summary: 'dead letters: list, show, replay, purge (filters, --dry-run)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       type: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
@@ -84,10 +82,8 @@ export const dlqCommand: ClientCommand = {
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...ids] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     const filter: Record<string, string> = {};

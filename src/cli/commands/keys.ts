@@ -7,11 +7,10 @@ import {
   EXIT_OK,
   type Io,
   needingAdminKey,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
   unknownAction,
 } from './common.ts';
@@ -54,17 +53,14 @@ export const keysCommand: ClientCommand = {
   summary: 'API keys: create (shown once), list, revoke',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       all: { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     switch (action) {

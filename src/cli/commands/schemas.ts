@@ -10,11 +10,10 @@ import {
   type Io,
   intOption,
   needingAdminKey,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
   unknownAction,
 } from './common.ts';
@@ -91,8 +90,7 @@ export const schemasCommand: ClientCommand = {
   summary: 'Event contracts: register, read, diff and deprecate event schemas',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       file: { type: 'string' },
       version: { type: 'string' },
       from: { type: 'string' },
@@ -106,10 +104,8 @@ export const schemasCommand: ClientCommand = {
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, type, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     const url = baseUrl(values.url, io.env, values['api-key']);

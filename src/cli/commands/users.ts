@@ -8,11 +8,10 @@ import {
   type Io,
   intOption,
   needingAdminKey,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
   unknownAction,
 } from './common.ts';
@@ -57,8 +56,7 @@ export const usersCommand: ClientCommand = {
   summary: 'user accounts: list, show, create, set-role, delete',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       username: { type: 'string' },
       email: { type: 'string' },
       role: { type: 'string' },
@@ -68,10 +66,8 @@ export const usersCommand: ClientCommand = {
       offset: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     const exactly = (count: number, what: string) => {
