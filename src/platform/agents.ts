@@ -17,17 +17,17 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import { consumerId } from './consumer-groups.ts';
+import type { Stops } from './stops.ts';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
-/** Starts the chemistry agents on the `chemical` topic; stop them with `runner.stop()`. */
+/** Starts the chemistry agents on the `chemical` topic, as their own consumer group. */
 export async function startAgents(
   config: Config,
-  db: Database,
-  broker: Broker,
-  metrics: Metrics,
-  logger: Logger,
+  deps: { db: Database; broker: Broker; metrics: Metrics; logger: Logger },
+  stops: Stops,
 ): Promise<AgentRunner> {
+  const { db, broker, metrics, logger } = deps;
   let llm: LlmChemistryAgent | undefined;
   let breaker: CircuitBreaker | undefined;
   if (config.llmBaseUrl !== undefined) {
@@ -79,5 +79,6 @@ export async function startAgents(
     reenrichIntervalMs: config.agentsReenrichIntervalMs,
   });
   await runner.start(broker);
+  stops.add('agents', () => runner.stop());
   return runner;
 }

@@ -25,6 +25,7 @@ import type { Broker } from '../ports/broker.ts';
 import type { Database } from '../ports/database.ts';
 import type { EmailSender, Notifiers } from '../ports/notifier.ts';
 import { consumerId } from './consumer-groups.ts';
+import type { Stops } from './stops.ts';
 
 export function targetGuard(config: Config): TargetGuard {
   return new TargetGuard({ allow: config.webhookAllowPrivateTargets });
@@ -94,15 +95,14 @@ export function notifiersFrom(config: Config, logger: Logger): Notifiers {
   return notifiers;
 }
 
-/** Starts the notification service (worker role, NOTIFICATIONS_ENABLED). */
+/** Starts the notification service (worker role, NOTIFICATIONS_ENABLED) as its own consumer group. */
 export async function startNotifications(
   config: Config,
-  db: Database,
-  broker: Broker,
-  metrics: Metrics,
-  logger: Logger,
-  notifiers: Notifiers = notifiersFrom(config, logger),
+  deps: { db: Database; broker: Broker; metrics: Metrics; logger: Logger },
+  stops: Stops,
+  notifiers: Notifiers = notifiersFrom(config, deps.logger),
 ): Promise<NotificationService> {
+  const { db, broker, metrics, logger } = deps;
   const store = new PostgresNotificationStore(db);
   const log = logger.child({ component: 'notifications' });
   const dispatcher = new NotificationDispatcher(store, notifiers, metrics.notifications, log, {
@@ -129,6 +129,7 @@ export async function startNotifications(
     retry: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
   });
   await service.start(broker);
+  stops.add('notifications', () => service.stop());
   log.info(
     {
       email: notifiers.email.name,

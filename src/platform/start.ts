@@ -142,15 +142,11 @@ export async function startPlatform(
       // provider, never holds up processing.
       if (config.agentsEnabled) {
         const { startAgents } = await import('./agents.ts');
-        agents = await startAgents(config, db, broker, metrics, logger);
-        const runner = agents;
-        stops.add('agents', () => runner.stop());
+        agents = await startAgents(config, { db, broker, metrics, logger }, stops);
       }
       if (config.notificationsEnabled) {
         const { startNotifications } = await import('./notifications.ts');
-        notifications = await startNotifications(config, db, broker, metrics, logger);
-        const service = notifications;
-        stops.add('notifications', () => service.stop());
+        notifications = await startNotifications(config, { db, broker, metrics, logger }, stops);
       }
       consumers = 'running';
       if (config.analyticsSealIntervalMs > 0)
