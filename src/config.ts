@@ -1,21 +1,28 @@
 /**
  * One typed configuration, read once at the edge from environment variables and command-line
  * flags (a flag `--worker-batch-size 200` overrides `WORKER_BATCH_SIZE`). Invalid values fail
- * at start with an error naming the variable.
+ * at start with an error naming the variable. Every setting is declared once, below, in one
+ * form and with its area; `npm run docs:config` writes docs/configuration.md from them (a
+ * table per area) and `herald --help` lists them.
  */
 import { formatDuration, parseDuration } from './domain/durations.ts';
 import { ErrorCodes, HeraldError } from './errors.ts';
 
 export interface Config {
+  // Server
   port: number;
   host: string;
-  opsPort: number;
-  dataDir: string;
-  embeddedDatabaseUser: string;
   readPort: number | undefined;
+  opsPort: number;
+  shutdownTimeoutMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  // Database
   databaseUrl: string | undefined;
   databaseSchema: string;
   databasePoolSize: number;
+  dataDir: string;
+  embeddedDatabaseUser: string;
+  // Broker
   broker: 'postgres' | 'redis' | 'kafka';
   redisUrl: string | undefined;
   kafkaBrokers: string[];
@@ -23,26 +30,30 @@ export interface Config {
   kafkaReplicationFactor: number;
   brokerNamespace: string;
   queuePartitions: number;
+  // Workers
   workerConcurrency: number;
   workerBatchSize: number;
   workerLeaseMs: number;
   workerPollMs: number;
+  stallAfterMs: number;
+  // Retries
   retryBaseMs: number;
   retryMaxMs: number;
   retryMaxAttempts: number;
-  stallAfterMs: number;
+  // Limits
   maxBodyBytes: number;
   batchMaxEvents: number;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  shutdownTimeoutMs: number;
-  auth: 'auto' | 'required' | 'disabled';
-  adminApiKey: string | undefined;
-  rateLimitPerMinute: number;
   requestTimeoutMs: number;
   maxJsonDepth: number;
   overloadEventLoopDelayMs: number;
   overloadPendingEvents: number;
+  // Authentication
+  auth: 'auto' | 'required' | 'disabled';
+  adminApiKey: string | undefined;
+  rateLimitPerMinute: number;
+  // Agents and LLM
   agentsEnabled: boolean;
+  agentsReenrichIntervalMs: number;
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
   llmModel: string;
@@ -56,8 +67,9 @@ export interface Config {
   llmMaxWaitMs: number;
   llmBreakerFailures: number;
   llmBreakerCooldownMs: number;
-  agentsReenrichIntervalMs: number;
+  // Analytics
   analyticsSealIntervalMs: number;
+  // Users
   adminEmail: string | undefined;
   adminPassword: string | undefined;
   usersOpenRegistration: boolean;
@@ -69,6 +81,7 @@ export interface Config {
   loginWindowMs: number;
   loginTrustedAddressMs: number;
   outboxPollMs: number;
+  // Notifications
   notificationsEnabled: boolean;
   notifyTopics: string[];
   emailTransport: 'auto' | 'smtp' | 'sendgrid' | 'log';
@@ -93,9 +106,10 @@ export interface Config {
   webhookDisableAfterMs: number;
   webhookSecretRotationMs: number;
   webhookAllowPrivateTargets: string[];
+  // Event contracts
   schemasRequired: boolean;
   schemasPollMs: number;
-  /** Log retention (issue #20); undefined = keep everything. */
+  // The log over time (issue #20)
   logRetentionMs: number | undefined;
   logSegmentMs: number;
   dedupeWindowMs: number;
@@ -108,13 +122,39 @@ export interface Config {
 
 type Parser<T> = (raw: string, name: string) => T;
 
-interface Setting<K extends keyof Config> {
-  key: K;
+/** The areas settings are grouped in (docs/configuration.md has a table per area, in this order). */
+export const AREAS = [
+  'Server',
+  'Database',
+  'Broker',
+  'Workers',
+  'Retries',
+  'Limits',
+  'Authentication',
+  'Agents and LLM',
+  'Analytics',
+  'Users',
+  'Notifications',
+  'Event contracts',
+  'Log over time',
+] as const;
+
+export type Area = (typeof AREAS)[number];
+
+/** A setting as declared: where it is read from, its default, how it is parsed. */
+interface Declaration<K extends keyof Config> {
+  area: Area;
   env: string;
   default: Config[K];
   parse: Parser<Config[K]>;
   description: string;
+  /** Masked by `herald config` and in logs. */
   secret?: boolean;
+}
+
+/** A declared setting with the Config key it fills. */
+export interface Setting<K extends keyof Config> extends Declaration<K> {
+  key: K;
 }
 
 function invalid(name: string, message: string): HeraldError {
@@ -171,47 +211,60 @@ const identifier: Parser<string> = (raw, name) => {
   return raw;
 };
 
-const settings: { [K in keyof Config]: Setting<K> } = {
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+const smtpUrl: Parser<string | undefined> = (raw, name) => {
+  if (raw === '') return undefined;
+  if (!/^smtps?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an smtp:// or smtps:// URL');
+  return raw;
+};
+
+const httpUrl: Parser<string> = (raw, name) => {
+  if (!/^https?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an http:// or https:// URL');
+  return raw.replace(/\/+$/, '');
+};
+
+/** A duration: 7d, 12h, 30m, 45s or milliseconds, between `min` and `max` ms. */
+function duration(min: number, max: number): Parser<number> {
+  return (raw, name) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      throw invalid(name, `expected a duration such as 7d, 12h, 30m, 45s or ms, got "${raw}"`);
+    }
+    if (ms < min || ms > max) {
+      throw invalid(name, `must be between ${formatDuration(min)} and ${formatDuration(max)}`);
+    }
+    return ms;
+  };
+}
+
+/** How long something is kept: a duration of at least `min` ms, or keep (forever). */
+function retention(min: number): Parser<number | undefined> {
+  const parse = duration(min, 3650 * 86_400_000);
+  return (raw, name) => (/^(keep|forever)$/i.test(raw.trim()) ? undefined : parse(raw, name));
+}
+
+const settings: { [K in keyof Config]: Declaration<K> } = {
   port: {
-    key: 'port',
+    area: 'Server',
     env: 'PORT',
     default: 8000,
     parse: integer(0, 65535),
     description: 'HTTP port',
   },
   host: {
-    key: 'host',
+    area: 'Server',
     env: 'HOST',
     default: '127.0.0.1',
     parse: text,
     description: 'HTTP bind address',
   },
-  opsPort: {
-    key: 'opsPort',
-    env: 'OPS_PORT',
-    default: 9464,
-    parse: integer(0, 65535),
-    description:
-      'port of /health/live, /health/ready and /metrics of a process without the API (herald worker); 0 = a free port',
-  },
-  dataDir: {
-    key: 'dataDir',
-    env: 'DATA_DIR',
-    default: './data',
-    parse: text,
-    description:
-      'where the embedded PostgreSQL (no DATABASE_URL) keeps its cluster, log and lock; memory:// keeps nothing',
-  },
-  embeddedDatabaseUser: {
-    key: 'embeddedDatabaseUser',
-    env: 'EMBEDDED_DATABASE_USER',
-    default: 'postgres',
-    parse: text,
-    description:
-      'the unprivileged OS user the embedded PostgreSQL runs as when herald runs as root (PostgreSQL refuses root)',
-  },
   readPort: {
-    key: 'readPort',
+    area: 'Server',
     env: 'READ_PORT',
     default: 8001,
     parse: (raw, name) => {
@@ -221,8 +274,30 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     description:
       'a second API port serving the read routes (analytics, event lookups, docs, health) on HOST; off = none; skipped with a warning when taken',
   },
+  opsPort: {
+    area: 'Server',
+    env: 'OPS_PORT',
+    default: 9464,
+    parse: integer(0, 65535),
+    description:
+      'port of /health/live, /health/ready and /metrics of a process without the API (herald worker); 0 = a free port',
+  },
+  shutdownTimeoutMs: {
+    area: 'Server',
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    default: 10000,
+    parse: integer(0, 600000),
+    description: 'how long a graceful shutdown waits for in-flight work',
+  },
+  logLevel: {
+    area: 'Server',
+    env: 'LOG_LEVEL',
+    default: 'info',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    description: 'pino log level',
+  },
   databaseUrl: {
-    key: 'databaseUrl',
+    area: 'Database',
     env: 'DATABASE_URL',
     default: undefined,
     parse: optionalUrl,
@@ -230,28 +305,44 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     secret: true,
   },
   databaseSchema: {
-    key: 'databaseSchema',
+    area: 'Database',
     env: 'DATABASE_SCHEMA',
     default: 'public',
     parse: identifier,
     description: 'schema holding Herald tables on a PostgreSQL server',
   },
   databasePoolSize: {
-    key: 'databasePoolSize',
+    area: 'Database',
     env: 'DATABASE_POOL_SIZE',
     default: 10,
     parse: integer(1, 1000),
     description: 'connections per process to a PostgreSQL server',
   },
+  dataDir: {
+    area: 'Database',
+    env: 'DATA_DIR',
+    default: './data',
+    parse: text,
+    description:
+      'where the embedded PostgreSQL (no DATABASE_URL) keeps its cluster, log and lock; memory:// keeps nothing',
+  },
+  embeddedDatabaseUser: {
+    area: 'Database',
+    env: 'EMBEDDED_DATABASE_USER',
+    default: 'postgres',
+    parse: text,
+    description:
+      'the unprivileged OS user the embedded PostgreSQL runs as when herald runs as root (PostgreSQL refuses root)',
+  },
   broker: {
-    key: 'broker',
+    area: 'Broker',
     env: 'BROKER',
     default: 'postgres',
     parse: oneOf('postgres', 'redis', 'kafka'),
     description: 'transport between API and workers: postgres (the event log), redis or kafka',
   },
   redisUrl: {
-    key: 'redisUrl',
+    area: 'Broker',
     env: 'REDIS_URL',
     default: undefined,
     parse: (raw, name) => {
@@ -263,7 +354,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     secret: true,
   },
   kafkaBrokers: {
-    key: 'kafkaBrokers',
+    area: 'Broker',
     env: 'KAFKA_BROKERS',
     default: [],
     parse: (raw, name) => {
@@ -281,14 +372,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     description: 'bootstrap brokers of the kafka broker, e.g. 10.0.0.1:9092,10.0.0.2:9092',
   },
   kafkaSessionTimeoutMs: {
-    key: 'kafkaSessionTimeoutMs',
+    area: 'Broker',
     env: 'KAFKA_SESSION_TIMEOUT_MS',
     default: 10000,
     parse: integer(6000, 300000),
     description: "how soon Kafka gives a crashed worker's partitions to another",
   },
   kafkaReplicationFactor: {
-    key: 'kafkaReplicationFactor',
+    area: 'Broker',
     env: 'KAFKA_REPLICATION_FACTOR',
     default: -1,
     parse: (raw, name) => {
@@ -300,7 +391,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       "replication factor of the Kafka topics Herald creates; -1 = the broker's default.replication.factor",
   },
   brokerNamespace: {
-    key: 'brokerNamespace',
+    area: 'Broker',
     env: 'BROKER_NAMESPACE',
     default: 'herald',
     parse: (raw, name) => {
@@ -313,7 +404,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'prefix of Kafka topics and consumer groups and of Redis keys, so installations can share a cluster',
   },
   queuePartitions: {
-    key: 'queuePartitions',
+    area: 'Broker',
     env: 'QUEUE_PARTITIONS',
     default: 8,
     parse: integer(1, 1024),
@@ -321,21 +412,21 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'partitions of the event log (postgres), of each topic (kafka) or streams per topic (redis), fixed at creation',
   },
   workerConcurrency: {
-    key: 'workerConcurrency',
+    area: 'Workers',
     env: 'WORKER_CONCURRENCY',
     default: 2,
     parse: integer(1, 256),
     description: 'partitions one worker process processes at once',
   },
   workerBatchSize: {
-    key: 'workerBatchSize',
+    area: 'Workers',
     env: 'WORKER_BATCH_SIZE',
     default: 500,
     parse: integer(1, 10000),
     description: 'events consumed and persisted per batch',
   },
   workerLeaseMs: {
-    key: 'workerLeaseMs',
+    area: 'Workers',
     env: 'WORKER_LEASE_MS',
     default: 30000,
     parse: integer(200, 3600000),
@@ -343,78 +434,92 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'how long a worker owns a partition without renewing; a crashed worker is replaced after this',
   },
   workerPollMs: {
-    key: 'workerPollMs',
+    area: 'Workers',
     env: 'WORKER_POLL_MS',
     default: 100,
     parse: integer(1, 60000),
     description: 'idle poll interval of a worker',
   },
-  retryBaseMs: {
-    key: 'retryBaseMs',
-    env: 'RETRY_BASE_MS',
-    default: 2000,
-    parse: integer(0, 3600000),
-    description: 'first retry delay cap; doubles per attempt (full jitter)',
-  },
-  retryMaxMs: {
-    key: 'retryMaxMs',
-    env: 'RETRY_MAX_MS',
-    default: 60000,
-    parse: integer(0, 86400000),
-    description: 'largest retry delay',
-  },
-  retryMaxAttempts: {
-    key: 'retryMaxAttempts',
-    env: 'RETRY_MAX_ATTEMPTS',
-    default: 3,
-    parse: integer(0, 100),
-    description: 'retries of a transiently failing event before it is dead-lettered',
-  },
   stallAfterMs: {
-    key: 'stallAfterMs',
+    area: 'Workers',
     env: 'STALL_AFTER_MS',
     default: 60000,
     parse: integer(0, 86400000),
     description:
       "how long a partition's committed offset may stand still while events wait before it is reported stalled; 0 = never",
   },
+  retryBaseMs: {
+    area: 'Retries',
+    env: 'RETRY_BASE_MS',
+    default: 2000,
+    parse: integer(0, 3600000),
+    description: 'first retry delay cap; doubles per attempt (full jitter)',
+  },
+  retryMaxMs: {
+    area: 'Retries',
+    env: 'RETRY_MAX_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description: 'largest retry delay',
+  },
+  retryMaxAttempts: {
+    area: 'Retries',
+    env: 'RETRY_MAX_ATTEMPTS',
+    default: 3,
+    parse: integer(0, 100),
+    description: 'retries of a transiently failing event before it is dead-lettered',
+  },
   maxBodyBytes: {
-    key: 'maxBodyBytes',
+    area: 'Limits',
     env: 'MAX_BODY_BYTES',
     default: 1048576,
     parse: integer(1024, 104857600),
     description: 'largest request body; larger gets 413',
   },
   batchMaxEvents: {
-    key: 'batchMaxEvents',
+    area: 'Limits',
     env: 'BATCH_MAX_EVENTS',
     default: 1000,
     parse: integer(1, 100000),
     description: 'most events in one batch request',
   },
-  logLevel: {
-    key: 'logLevel',
-    env: 'LOG_LEVEL',
-    default: 'info',
-    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
-    description: 'pino log level',
-  },
-  shutdownTimeoutMs: {
-    key: 'shutdownTimeoutMs',
-    env: 'SHUTDOWN_TIMEOUT_MS',
-    default: 10000,
+  requestTimeoutMs: {
+    area: 'Limits',
+    env: 'REQUEST_TIMEOUT_MS',
+    default: 30000,
     parse: integer(0, 600000),
-    description: 'how long a graceful shutdown waits for in-flight work',
+    description: 'longest time to receive a whole request',
+  },
+  maxJsonDepth: {
+    area: 'Limits',
+    env: 'MAX_JSON_DEPTH',
+    default: 32,
+    parse: integer(2, 1000),
+    description: 'deepest nesting of objects and arrays accepted in a body',
+  },
+  overloadEventLoopDelayMs: {
+    area: 'Limits',
+    env: 'OVERLOAD_EVENT_LOOP_DELAY_MS',
+    default: 1000,
+    parse: integer(0, 60000),
+    description: 'event-loop delay beyond which the API answers 503 + Retry-After; 0 = off',
+  },
+  overloadPendingEvents: {
+    area: 'Limits',
+    env: 'OVERLOAD_PENDING_EVENTS',
+    default: 100000,
+    parse: integer(0, 100000000),
+    description: 'events waiting for a commit beyond which the API answers 503; 0 = off',
   },
   auth: {
-    key: 'auth',
+    area: 'Authentication',
     env: 'AUTH',
     default: 'auto',
     parse: oneOf('auto', 'required', 'disabled'),
     description: 'API keys: auto = required unless HOST is a loopback address',
   },
   adminApiKey: {
-    key: 'adminApiKey',
+    area: 'Authentication',
     env: 'ADMIN_API_KEY',
     default: undefined,
     parse: (raw, name) => {
@@ -426,49 +531,28 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     secret: true,
   },
   rateLimitPerMinute: {
-    key: 'rateLimitPerMinute',
+    area: 'Authentication',
     env: 'RATE_LIMIT_PER_MINUTE',
     default: 60000,
     parse: integer(0, 100000000),
     description: 'requests per minute per API key (or address) when auth is on; 0 = no limit',
   },
-  requestTimeoutMs: {
-    key: 'requestTimeoutMs',
-    env: 'REQUEST_TIMEOUT_MS',
-    default: 30000,
-    parse: integer(0, 600000),
-    description: 'longest time to receive a whole request',
-  },
-  maxJsonDepth: {
-    key: 'maxJsonDepth',
-    env: 'MAX_JSON_DEPTH',
-    default: 32,
-    parse: integer(2, 1000),
-    description: 'deepest nesting of objects and arrays accepted in a body',
-  },
-  overloadEventLoopDelayMs: {
-    key: 'overloadEventLoopDelayMs',
-    env: 'OVERLOAD_EVENT_LOOP_DELAY_MS',
-    default: 1000,
-    parse: integer(0, 60000),
-    description: 'event-loop delay beyond which the API answers 503 + Retry-After; 0 = off',
-  },
-  overloadPendingEvents: {
-    key: 'overloadPendingEvents',
-    env: 'OVERLOAD_PENDING_EVENTS',
-    default: 100000,
-    parse: integer(0, 100000000),
-    description: 'events waiting for a commit beyond which the API answers 503; 0 = off',
-  },
   agentsEnabled: {
-    key: 'agentsEnabled',
+    area: 'Agents and LLM',
     env: 'AGENTS_ENABLED',
     default: true,
     parse: booleanFlag,
     description: 'run the chemistry agent on chemical events (with the worker role)',
   },
+  agentsReenrichIntervalMs: {
+    area: 'Agents and LLM',
+    env: 'AGENTS_REENRICH_INTERVAL_MS',
+    default: 60000,
+    parse: integer(0, 86400000),
+    description: 'how often fallback answers are sent to the LLM again; 0 = never',
+  },
   llmBaseUrl: {
-    key: 'llmBaseUrl',
+    area: 'Agents and LLM',
     env: 'LLM_BASE_URL',
     default: undefined,
     parse: optionalHttpUrl,
@@ -476,7 +560,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset = offline agent only',
   },
   llmApiKey: {
-    key: 'llmApiKey',
+    area: 'Agents and LLM',
     env: 'LLM_API_KEY',
     default: undefined,
     parse: optionalText,
@@ -484,63 +568,63 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     secret: true,
   },
   llmModel: {
-    key: 'llmModel',
+    area: 'Agents and LLM',
     env: 'LLM_MODEL',
     default: 'gpt-4o-mini',
     parse: text,
     description: 'model name sent to LLM_BASE_URL',
   },
   llmTimeoutMs: {
-    key: 'llmTimeoutMs',
+    area: 'Agents and LLM',
     env: 'LLM_TIMEOUT_MS',
     default: 30000,
     parse: integer(10, 600000),
     description: 'timeout of one LLM call',
   },
   llmRequestsPerMinute: {
-    key: 'llmRequestsPerMinute',
+    area: 'Agents and LLM',
     env: 'LLM_REQUESTS_PER_MINUTE',
     default: 60,
     parse: integer(1, 1000000),
     description: 'client-side limit on LLM requests per minute (bursts of one second of them)',
   },
   llmTokensPerMinute: {
-    key: 'llmTokensPerMinute',
+    area: 'Agents and LLM',
     env: 'LLM_TOKENS_PER_MINUTE',
     default: 100000,
     parse: integer(100, 100000000),
     description: 'client-side limit on LLM tokens per minute (estimated before, counted after)',
   },
   llmConcurrency: {
-    key: 'llmConcurrency',
+    area: 'Agents and LLM',
     env: 'LLM_CONCURRENCY',
     default: 2,
     parse: integer(1, 256),
     description: 'LLM calls in flight at once',
   },
   llmMaxRetries: {
-    key: 'llmMaxRetries',
+    area: 'Agents and LLM',
     env: 'LLM_MAX_RETRIES',
     default: 3,
     parse: integer(0, 20),
     description: 'retries of an LLM call after a 429, 5xx, timeout or network error',
   },
   llmRetryBaseMs: {
-    key: 'llmRetryBaseMs',
+    area: 'Agents and LLM',
     env: 'LLM_RETRY_BASE_MS',
     default: 1000,
     parse: integer(0, 3600000),
     description: 'first LLM retry delay cap; doubles per attempt (full jitter)',
   },
   llmRetryMaxMs: {
-    key: 'llmRetryMaxMs',
+    area: 'Agents and LLM',
     env: 'LLM_RETRY_MAX_MS',
     default: 30000,
     parse: integer(0, 3600000),
     description: 'largest LLM retry delay',
   },
   llmMaxWaitMs: {
-    key: 'llmMaxWaitMs',
+    area: 'Agents and LLM',
     env: 'LLM_MAX_WAIT_MS',
     default: 60000,
     parse: integer(0, 3600000),
@@ -548,419 +632,370 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       'longest an event waits for rate limits and retries before the offline agent answers',
   },
   llmBreakerFailures: {
-    key: 'llmBreakerFailures',
+    area: 'Agents and LLM',
     env: 'LLM_BREAKER_FAILURES',
     default: 5,
     parse: integer(1, 1000),
     description: 'consecutive failed LLM calls that open the circuit breaker',
   },
   llmBreakerCooldownMs: {
-    key: 'llmBreakerCooldownMs',
+    area: 'Agents and LLM',
     env: 'LLM_BREAKER_COOLDOWN_MS',
     default: 30000,
     parse: integer(10, 3600000),
     description: 'how long an open circuit refuses LLM calls before one trial call',
   },
-  agentsReenrichIntervalMs: {
-    key: 'agentsReenrichIntervalMs',
-    env: 'AGENTS_REENRICH_INTERVAL_MS',
-    default: 60000,
-    parse: integer(0, 86400000),
-    description: 'how often fallback answers are sent to the LLM again; 0 = never',
-  },
   analyticsSealIntervalMs: {
-    key: 'analyticsSealIntervalMs',
+    area: 'Analytics',
     env: 'ANALYTICS_SEAL_INTERVAL_MS',
     default: 60000,
     parse: integer(0, 86400000),
     description:
       'how often a worker packs closed hours for fast funnels (back to back while behind); 0 = never',
   },
-  ...userAndNotificationSettings(),
-  ...logOverTimeSettings(),
+  adminEmail: {
+    area: 'Users',
+    env: 'ADMIN_EMAIL',
+    default: undefined,
+    parse: optionalText,
+    description: 'email of an admin user created at API start if missing',
+  },
+  adminPassword: {
+    area: 'Users',
+    env: 'ADMIN_PASSWORD',
+    default: undefined,
+    parse: optionalText,
+    description: 'password of the ADMIN_EMAIL user (at least 8 characters)',
+    secret: true,
+  },
+  usersOpenRegistration: {
+    area: 'Users',
+    env: 'USERS_OPEN_REGISTRATION',
+    default: true,
+    parse: booleanFlag,
+    description:
+      'anyone may create a user (role user or guest) with POST /users/; false = admins only',
+  },
+  sessionTtlMs: {
+    area: 'Users',
+    env: 'SESSION_TTL_MS',
+    default: 86400000,
+    parse: integer(1000, 31536000000),
+    description: 'lifetime of a login session',
+  },
+  loginFreeFailures: {
+    area: 'Users',
+    env: 'LOGIN_FREE_FAILURES',
+    default: 3,
+    parse: integer(1, 1000),
+    description: 'failed logins of one address on one account before its further attempts wait',
+  },
+  loginAccountFreeFailures: {
+    area: 'Users',
+    env: 'LOGIN_ACCOUNT_FREE_FAILURES',
+    default: 10,
+    parse: integer(1, 100000),
+    description:
+      'failed logins on one account, each address counting at most LOGIN_FREE_FAILURES, before ' +
+      'attempts on it wait (except from an address it logged in from)',
+  },
+  loginDelayBaseMs: {
+    area: 'Users',
+    env: 'LOGIN_DELAY_BASE_MS',
+    default: 1000,
+    parse: integer(1, 3600000),
+    description: 'the first wait after the free failures; each further failure doubles it',
+  },
+  loginDelayMaxMs: {
+    area: 'Users',
+    env: 'LOGIN_DELAY_MAX_MS',
+    default: 900000,
+    parse: integer(1, 86400000),
+    description: 'the longest wait between login attempts',
+  },
+  loginWindowMs: {
+    area: 'Users',
+    env: 'LOGIN_WINDOW_MS',
+    default: 86400000,
+    parse: integer(1000, 604800000),
+    description: 'how long a failed login counts',
+  },
+  loginTrustedAddressMs: {
+    area: 'Users',
+    env: 'LOGIN_TRUSTED_ADDRESS_MS',
+    default: 2592000000,
+    parse: integer(0, 31536000000),
+    description:
+      'an address an account logged in from within this is exempt from the account-wide wait',
+  },
+  outboxPollMs: {
+    area: 'Users',
+    env: 'OUTBOX_POLL_MS',
+    default: 200,
+    parse: integer(1, 60000),
+    description: 'how often the outbox relay looks for unpublished user events',
+  },
+  notificationsEnabled: {
+    area: 'Notifications',
+    env: 'NOTIFICATIONS_ENABLED',
+    default: true,
+    parse: booleanFlag,
+    description: 'run the notification consumer and dispatcher (with the worker role)',
+  },
+  notifyTopics: {
+    area: 'Notifications',
+    env: 'NOTIFY_TOPICS',
+    default: [],
+    parse: list,
+    description:
+      'more topics (comma-separated) whose events go to webhook subscribers, besides users',
+  },
+  emailTransport: {
+    area: 'Notifications',
+    env: 'EMAIL_TRANSPORT',
+    default: 'auto',
+    parse: oneOf('auto', 'smtp', 'sendgrid', 'log'),
+    description:
+      'auto = smtp if SMTP_URL, sendgrid if SENDGRID_API_KEY, else log (emails are logged, not sent)',
+  },
+  emailFrom: {
+    area: 'Notifications',
+    env: 'EMAIL_FROM',
+    default: 'Herald <no-reply@herald.local>',
+    parse: text,
+    description: 'From address of emails',
+  },
+  smtpUrl: {
+    area: 'Notifications',
+    env: 'SMTP_URL',
+    default: undefined,
+    parse: smtpUrl,
+    description: 'SMTP server, e.g. smtp://user:pass@mail.example.com:587',
+    secret: true,
+  },
+  sendgridApiKey: {
+    area: 'Notifications',
+    env: 'SENDGRID_API_KEY',
+    default: undefined,
+    parse: optionalText,
+    description: 'SendGrid (or compatible) API key',
+    secret: true,
+  },
+  sendgridBaseUrl: {
+    area: 'Notifications',
+    env: 'SENDGRID_BASE_URL',
+    default: 'https://api.sendgrid.com',
+    parse: httpUrl,
+    description: 'SendGrid-compatible API base',
+  },
+  twilioAccountSid: {
+    area: 'Notifications',
+    env: 'TWILIO_ACCOUNT_SID',
+    default: undefined,
+    parse: optionalText,
+    description: 'Twilio account SID; SMS are sent when set',
+  },
+  twilioAuthToken: {
+    area: 'Notifications',
+    env: 'TWILIO_AUTH_TOKEN',
+    default: undefined,
+    parse: optionalText,
+    description: 'Twilio auth token',
+    secret: true,
+  },
+  twilioFrom: {
+    area: 'Notifications',
+    env: 'TWILIO_FROM',
+    default: undefined,
+    parse: optionalText,
+    description: 'sender number of SMS (E.164)',
+  },
+  twilioBaseUrl: {
+    area: 'Notifications',
+    env: 'TWILIO_BASE_URL',
+    default: 'https://api.twilio.com',
+    parse: httpUrl,
+    description: 'Twilio-compatible API base',
+  },
+  vapidPublicKey: {
+    area: 'Notifications',
+    env: 'VAPID_PUBLIC_KEY',
+    default: undefined,
+    parse: optionalText,
+    description: 'Web Push VAPID public key; push is sent when both keys are set',
+  },
+  vapidPrivateKey: {
+    area: 'Notifications',
+    env: 'VAPID_PRIVATE_KEY',
+    default: undefined,
+    parse: optionalText,
+    description: 'Web Push VAPID private key',
+    secret: true,
+  },
+  vapidSubject: {
+    area: 'Notifications',
+    env: 'VAPID_SUBJECT',
+    default: 'mailto:admin@herald.local',
+    parse: text,
+    description: 'VAPID contact (mailto: or https: URL)',
+  },
+  notifyPollMs: {
+    area: 'Notifications',
+    env: 'NOTIFY_POLL_MS',
+    default: 500,
+    parse: integer(1, 60000),
+    description: 'how often the dispatcher looks for due deliveries',
+  },
+  notifyTimeoutMs: {
+    area: 'Notifications',
+    env: 'NOTIFY_TIMEOUT_MS',
+    default: 10000,
+    parse: integer(10, 600000),
+    description: 'timeout of one delivery attempt (HTTP or SMTP)',
+  },
+  notifyLeaseMs: {
+    area: 'Notifications',
+    env: 'NOTIFY_LEASE_MS',
+    default: 60000,
+    parse: integer(100, 3600000),
+    description: 'a delivery being sent by a process that died is retried after this',
+  },
+  notifyRetryBaseMs: {
+    area: 'Notifications',
+    env: 'NOTIFY_RETRY_BASE_MS',
+    default: 30000,
+    parse: integer(0, 86400000),
+    description: 'first delivery retry delay; doubles per attempt, with jitter',
+  },
+  notifyRetryMaxMs: {
+    area: 'Notifications',
+    env: 'NOTIFY_RETRY_MAX_MS',
+    default: 14400000,
+    parse: integer(0, 86400000),
+    description: 'largest delivery retry delay',
+  },
+  notifyMaxAttempts: {
+    area: 'Notifications',
+    env: 'NOTIFY_MAX_ATTEMPTS',
+    default: 12,
+    parse: integer(1, 100),
+    description:
+      'attempts of a delivery before it fails for good (the defaults retry for 6 to 12 hours)',
+  },
+  webhookDisableAfterFailures: {
+    area: 'Notifications',
+    env: 'WEBHOOK_DISABLE_AFTER_FAILURES',
+    default: 20,
+    parse: integer(1, 100000),
+    description: 'consecutive failures (with WEBHOOK_DISABLE_AFTER_MS) that disable an endpoint',
+  },
+  webhookDisableAfterMs: {
+    area: 'Notifications',
+    env: 'WEBHOOK_DISABLE_AFTER_MS',
+    default: 172800000,
+    parse: integer(0, 31536000000),
+    description: 'how long an endpoint must have failed without a success before it is disabled',
+  },
+  webhookSecretRotationMs: {
+    area: 'Notifications',
+    env: 'WEBHOOK_SECRET_ROTATION_MS',
+    default: 86400000,
+    parse: integer(0, 31536000000),
+    description:
+      'after a secret rotation, how long messages are also signed with the previous secret',
+  },
+  webhookAllowPrivateTargets: {
+    area: 'Notifications',
+    env: 'WEBHOOK_ALLOW_PRIVATE_TARGETS',
+    default: [],
+    parse: list,
+    description:
+      'private or loopback addresses/CIDRs webhooks may target (e.g. 127.0.0.1); none by default',
+  },
+  schemasRequired: {
+    area: 'Event contracts',
+    env: 'SCHEMAS_REQUIRED',
+    default: false,
+    parse: booleanFlag,
+    description: 'refuse (422) analytics and EventFlow events whose type has no registered schema',
+  },
+  schemasPollMs: {
+    area: 'Event contracts',
+    env: 'SCHEMAS_POLL_MS',
+    default: 1000,
+    parse: integer(50, 60000),
+    description:
+      'how often a process checks the schema registry for changes made elsewhere (besides LISTEN/NOTIFY): the bound on how long a change takes to apply everywhere',
+  },
+  logRetentionMs: {
+    area: 'Log over time',
+    env: 'LOG_RETENTION',
+    default: undefined,
+    parse: retention(1000),
+    description:
+      'how long the event log keeps events (7d, 12h …), dropped a segment at a time and never before every consumer group committed them; keep = forever',
+  },
+  logSegmentMs: {
+    area: 'Log over time',
+    env: 'LOG_SEGMENT',
+    default: 86_400_000,
+    parse: duration(1000, 365 * 86_400_000),
+    description:
+      'how much time one segment of the Postgres event log covers (the unit retention drops whole; Kafka segment.ms)',
+  },
+  dedupeWindowMs: {
+    area: 'Log over time',
+    env: 'DEDUPE_WINDOW',
+    default: 86_400_000,
+    parse: duration(1000, 365 * 86_400_000),
+    description:
+      'an event id sent again within this time of its acceptance is a duplicate (stored once, answered duplicate: true) on every broker; past it, the id is accepted as new',
+  },
+  historyRetentionMs: {
+    area: 'Log over time',
+    env: 'HISTORY_RETENTION',
+    default: undefined,
+    parse: retention(60_000),
+    description:
+      'how long retry records (retrying, replayed, purged failures) and finished notification deliveries with their attempts are kept; keep = forever',
+  },
+  deadLetterRetentionMs: {
+    area: 'Log over time',
+    env: 'DEAD_LETTER_RETENTION',
+    default: undefined,
+    parse: retention(60_000),
+    description:
+      'how long dead letters are kept after their last failure; keep = until replayed or purged',
+  },
+  processedRetentionMs: {
+    area: 'Log over time',
+    env: 'PROCESSED_RETENTION',
+    default: undefined,
+    parse: retention(60_000),
+    description:
+      'how long processed events are kept (the analytics rollups always stay); keep = forever',
+  },
+  retentionIntervalMs: {
+    area: 'Log over time',
+    env: 'RETENTION_INTERVAL',
+    default: 60_000,
+    parse: duration(100, 86_400_000),
+    description:
+      'how often a worker rolls log segments, applies the retention settings and clears the expired dedupe window (one worker at a time)',
+  },
+  replayPollMs: {
+    area: 'Log over time',
+    env: 'REPLAY_POLL_MS',
+    default: 1000,
+    parse: integer(10, 60000),
+    description: 'how often a worker looks for replays to run',
+  },
 };
 
-// Users and notifications (issue 7).
-function userAndNotificationSettings() {
-  const list: Parser<string[]> = (raw) =>
-    raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-  const smtpUrl: Parser<string | undefined> = (raw, name) => {
-    if (raw === '') return undefined;
-    if (!/^smtps?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an smtp:// or smtps:// URL');
-    return raw;
-  };
-  const httpUrl: Parser<string> = (raw, name) => {
-    if (!/^https?:\/\/\S+$/.test(raw)) throw invalid(name, 'must be an http:// or https:// URL');
-    return raw.replace(/\/+$/, '');
-  };
-  const s = <K extends keyof Config>(
-    key: K,
-    env: string,
-    value: Config[K],
-    parse: Parser<Config[K]>,
-    description: string,
-    secret = false,
-  ): Setting<K> => ({ key, env, default: value, parse, description, secret });
-  return {
-    adminEmail: s(
-      'adminEmail',
-      'ADMIN_EMAIL',
-      undefined,
-      optionalText,
-      'email of an admin user created at API start if missing',
-    ),
-    adminPassword: s(
-      'adminPassword',
-      'ADMIN_PASSWORD',
-      undefined,
-      optionalText,
-      'password of the ADMIN_EMAIL user (at least 8 characters)',
-      true,
-    ),
-    usersOpenRegistration: s(
-      'usersOpenRegistration',
-      'USERS_OPEN_REGISTRATION',
-      true,
-      booleanFlag,
-      'anyone may create a user (role user or guest) with POST /users/; false = admins only',
-    ),
-    sessionTtlMs: s(
-      'sessionTtlMs',
-      'SESSION_TTL_MS',
-      86400000,
-      integer(1000, 31536000000),
-      'lifetime of a login session',
-    ),
-    loginFreeFailures: s(
-      'loginFreeFailures',
-      'LOGIN_FREE_FAILURES',
-      3,
-      integer(1, 1000),
-      'failed logins of one address on one account before its further attempts wait',
-    ),
-    loginAccountFreeFailures: s(
-      'loginAccountFreeFailures',
-      'LOGIN_ACCOUNT_FREE_FAILURES',
-      10,
-      integer(1, 100000),
-      'failed logins on one account, each address counting at most LOGIN_FREE_FAILURES, before ' +
-        'attempts on it wait (except from an address it logged in from)',
-    ),
-    loginDelayBaseMs: s(
-      'loginDelayBaseMs',
-      'LOGIN_DELAY_BASE_MS',
-      1000,
-      integer(1, 3600000),
-      'the first wait after the free failures; each further failure doubles it',
-    ),
-    loginDelayMaxMs: s(
-      'loginDelayMaxMs',
-      'LOGIN_DELAY_MAX_MS',
-      900000,
-      integer(1, 86400000),
-      'the longest wait between login attempts',
-    ),
-    loginWindowMs: s(
-      'loginWindowMs',
-      'LOGIN_WINDOW_MS',
-      86400000,
-      integer(1000, 604800000),
-      'how long a failed login counts',
-    ),
-    loginTrustedAddressMs: s(
-      'loginTrustedAddressMs',
-      'LOGIN_TRUSTED_ADDRESS_MS',
-      2592000000,
-      integer(0, 31536000000),
-      'an address an account logged in from within this is exempt from the account-wide wait',
-    ),
-    outboxPollMs: s(
-      'outboxPollMs',
-      'OUTBOX_POLL_MS',
-      200,
-      integer(1, 60000),
-      'how often the outbox relay looks for unpublished user events',
-    ),
-    notificationsEnabled: s(
-      'notificationsEnabled',
-      'NOTIFICATIONS_ENABLED',
-      true,
-      booleanFlag,
-      'run the notification consumer and dispatcher (with the worker role)',
-    ),
-    notifyTopics: s(
-      'notifyTopics',
-      'NOTIFY_TOPICS',
-      [],
-      list,
-      'more topics (comma-separated) whose events go to webhook subscribers, besides users',
-    ),
-    emailTransport: s(
-      'emailTransport',
-      'EMAIL_TRANSPORT',
-      'auto',
-      oneOf('auto', 'smtp', 'sendgrid', 'log'),
-      'auto = smtp if SMTP_URL, sendgrid if SENDGRID_API_KEY, else log (emails are logged, not sent)',
-    ),
-    emailFrom: s(
-      'emailFrom',
-      'EMAIL_FROM',
-      'Herald <no-reply@herald.local>',
-      text,
-      'From address of emails',
-    ),
-    smtpUrl: s(
-      'smtpUrl',
-      'SMTP_URL',
-      undefined,
-      smtpUrl,
-      'SMTP server, e.g. smtp://user:pass@mail.example.com:587',
-      true,
-    ),
-    sendgridApiKey: s(
-      'sendgridApiKey',
-      'SENDGRID_API_KEY',
-      undefined,
-      optionalText,
-      'SendGrid (or compatible) API key',
-      true,
-    ),
-    sendgridBaseUrl: s(
-      'sendgridBaseUrl',
-      'SENDGRID_BASE_URL',
-      'https://api.sendgrid.com',
-      httpUrl,
-      'SendGrid-compatible API base',
-    ),
-    twilioAccountSid: s(
-      'twilioAccountSid',
-      'TWILIO_ACCOUNT_SID',
-      undefined,
-      optionalText,
-      'Twilio account SID; SMS are sent when set',
-    ),
-    twilioAuthToken: s(
-      'twilioAuthToken',
-      'TWILIO_AUTH_TOKEN',
-      undefined,
-      optionalText,
-      'Twilio auth token',
-      true,
-    ),
-    twilioFrom: s(
-      'twilioFrom',
-      'TWILIO_FROM',
-      undefined,
-      optionalText,
-      'sender number of SMS (E.164)',
-    ),
-    twilioBaseUrl: s(
-      'twilioBaseUrl',
-      'TWILIO_BASE_URL',
-      'https://api.twilio.com',
-      httpUrl,
-      'Twilio-compatible API base',
-    ),
-    vapidPublicKey: s(
-      'vapidPublicKey',
-      'VAPID_PUBLIC_KEY',
-      undefined,
-      optionalText,
-      'Web Push VAPID public key; push is sent when both keys are set',
-    ),
-    vapidPrivateKey: s(
-      'vapidPrivateKey',
-      'VAPID_PRIVATE_KEY',
-      undefined,
-      optionalText,
-      'Web Push VAPID private key',
-      true,
-    ),
-    vapidSubject: s(
-      'vapidSubject',
-      'VAPID_SUBJECT',
-      'mailto:admin@herald.local',
-      text,
-      'VAPID contact (mailto: or https: URL)',
-    ),
-    notifyPollMs: s(
-      'notifyPollMs',
-      'NOTIFY_POLL_MS',
-      500,
-      integer(1, 60000),
-      'how often the dispatcher looks for due deliveries',
-    ),
-    notifyTimeoutMs: s(
-      'notifyTimeoutMs',
-      'NOTIFY_TIMEOUT_MS',
-      10000,
-      integer(10, 600000),
-      'timeout of one delivery attempt (HTTP or SMTP)',
-    ),
-    notifyLeaseMs: s(
-      'notifyLeaseMs',
-      'NOTIFY_LEASE_MS',
-      60000,
-      integer(100, 3600000),
-      'a delivery being sent by a process that died is retried after this',
-    ),
-    notifyRetryBaseMs: s(
-      'notifyRetryBaseMs',
-      'NOTIFY_RETRY_BASE_MS',
-      30000,
-      integer(0, 86400000),
-      'first delivery retry delay; doubles per attempt, with jitter',
-    ),
-    notifyRetryMaxMs: s(
-      'notifyRetryMaxMs',
-      'NOTIFY_RETRY_MAX_MS',
-      14400000,
-      integer(0, 86400000),
-      'largest delivery retry delay',
-    ),
-    notifyMaxAttempts: s(
-      'notifyMaxAttempts',
-      'NOTIFY_MAX_ATTEMPTS',
-      12,
-      integer(1, 100),
-      'attempts of a delivery before it fails for good (the defaults retry for 6 to 12 hours)',
-    ),
-    webhookDisableAfterFailures: s(
-      'webhookDisableAfterFailures',
-      'WEBHOOK_DISABLE_AFTER_FAILURES',
-      20,
-      integer(1, 100000),
-      'consecutive failures (with WEBHOOK_DISABLE_AFTER_MS) that disable an endpoint',
-    ),
-    webhookDisableAfterMs: s(
-      'webhookDisableAfterMs',
-      'WEBHOOK_DISABLE_AFTER_MS',
-      172800000,
-      integer(0, 31536000000),
-      'how long an endpoint must have failed without a success before it is disabled',
-    ),
-    webhookSecretRotationMs: s(
-      'webhookSecretRotationMs',
-      'WEBHOOK_SECRET_ROTATION_MS',
-      86400000,
-      integer(0, 31536000000),
-      'after a secret rotation, how long messages are also signed with the previous secret',
-    ),
-    webhookAllowPrivateTargets: s(
-      'webhookAllowPrivateTargets',
-      'WEBHOOK_ALLOW_PRIVATE_TARGETS',
-      [],
-      list,
-      'private or loopback addresses/CIDRs webhooks may target (e.g. 127.0.0.1); none by default',
-    ),
-    // Event contracts (issue #21).
-    schemasRequired: s(
-      'schemasRequired',
-      'SCHEMAS_REQUIRED',
-      false,
-      booleanFlag,
-      'refuse (422) analytics and EventFlow events whose type has no registered schema',
-    ),
-    schemasPollMs: s(
-      'schemasPollMs',
-      'SCHEMAS_POLL_MS',
-      1000,
-      integer(50, 60000),
-      'how often a process checks the schema registry for changes made elsewhere (besides LISTEN/NOTIFY): the bound on how long a change takes to apply everywhere',
-    ),
-  };
-}
-
-// The log over time (issue #20): retention, the dedupe window, replays. Durations are written
-// 7d, 12h, 30m, 45s or as milliseconds; a retention of `keep` keeps everything.
-function logOverTimeSettings() {
-  const duration =
-    (min: number, max: number): Parser<number> =>
-    (raw, name) => {
-      const ms = parseDuration(raw);
-      if (ms === undefined) {
-        throw invalid(name, `expected a duration such as 7d, 12h, 30m, 45s or ms, got "${raw}"`);
-      }
-      if (ms < min || ms > max) {
-        throw invalid(name, `must be between ${formatDuration(min)} and ${formatDuration(max)}`);
-      }
-      return ms;
-    };
-  const retention = (min: number): Parser<number | undefined> => {
-    const parse = duration(min, 3650 * 86_400_000);
-    return (raw, name) => (/^(keep|forever)$/i.test(raw.trim()) ? undefined : parse(raw, name));
-  };
-  const s = <K extends keyof Config>(
-    key: K,
-    env: string,
-    value: Config[K],
-    parse: Parser<Config[K]>,
-    description: string,
-  ): Setting<K> => ({ key, env, default: value, parse, description });
-  return {
-    logRetentionMs: s(
-      'logRetentionMs',
-      'LOG_RETENTION',
-      undefined,
-      retention(1000),
-      'how long the event log keeps events (7d, 12h …), dropped a segment at a time and never before every consumer group committed them; keep = forever',
-    ),
-    logSegmentMs: s(
-      'logSegmentMs',
-      'LOG_SEGMENT',
-      86_400_000,
-      duration(1000, 365 * 86_400_000),
-      'how much time one segment of the Postgres event log covers (the unit retention drops whole; Kafka segment.ms)',
-    ),
-    dedupeWindowMs: s(
-      'dedupeWindowMs',
-      'DEDUPE_WINDOW',
-      86_400_000,
-      duration(1000, 365 * 86_400_000),
-      'an event id sent again within this time of its acceptance is a duplicate (stored once, answered duplicate: true) on every broker; past it, the id is accepted as new',
-    ),
-    historyRetentionMs: s(
-      'historyRetentionMs',
-      'HISTORY_RETENTION',
-      undefined,
-      retention(60_000),
-      'how long retry records (retrying, replayed, purged failures) and finished notification deliveries with their attempts are kept; keep = forever',
-    ),
-    deadLetterRetentionMs: s(
-      'deadLetterRetentionMs',
-      'DEAD_LETTER_RETENTION',
-      undefined,
-      retention(60_000),
-      'how long dead letters are kept after their last failure; keep = until replayed or purged',
-    ),
-    processedRetentionMs: s(
-      'processedRetentionMs',
-      'PROCESSED_RETENTION',
-      undefined,
-      retention(60_000),
-      'how long processed events are kept (the analytics rollups always stay); keep = forever',
-    ),
-    retentionIntervalMs: s(
-      'retentionIntervalMs',
-      'RETENTION_INTERVAL',
-      60_000,
-      duration(100, 86_400_000),
-      'how often a worker rolls log segments, applies the retention settings and clears the expired dedupe window (one worker at a time)',
-    ),
-    replayPollMs: s(
-      'replayPollMs',
-      'REPLAY_POLL_MS',
-      1000,
-      integer(10, 60000),
-      'how often a worker looks for replays to run',
-    ),
-  };
-}
-
-export const configSettings = Object.values(settings) as Setting<keyof Config>[];
+export const configSettings = Object.entries(settings).map(([key, declared]) => ({
+  key,
+  ...declared,
+})) as Setting<keyof Config>[];
 
 /** `--worker-batch-size` ⇄ `WORKER_BATCH_SIZE`. */
 export function flagToEnv(flag: string): string {
@@ -997,6 +1032,47 @@ export function loadConfig(
     throw invalid('KAFKA_BROKERS', 'is required when BROKER=kafka');
   }
   return full;
+}
+
+/**
+ * The settings that go together for a process running `roles` (the platform checks them
+ * before it opens anything): separate API and worker processes need a PostgreSQL server,
+ * the API's admin user needs both ADMIN_EMAIL and ADMIN_PASSWORD, and the worker's
+ * notification senders need what their provider needs. They depend on the roles, so
+ * loadConfig, which every command runs (`herald migrate`, `herald config` …), leaves them.
+ */
+export function checkSettings(config: Config, roles: { api: boolean; worker: boolean }): void {
+  if (config.databaseUrl === undefined && !(roles.api && roles.worker)) {
+    throw invalid(
+      'DATABASE_URL',
+      'separate api and worker processes need a PostgreSQL server; the embedded ' +
+        'database serves one process (use `herald start`)',
+    );
+  }
+  if (roles.api && (config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
+    const missing = config.adminEmail === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
+    throw invalid(missing, 'ADMIN_EMAIL and ADMIN_PASSWORD are set together');
+  }
+  if (roles.worker && config.notificationsEnabled) checkNotificationSettings(config);
+}
+
+/** What the configured notification providers need: fails naming the first missing setting. */
+export function checkNotificationSettings(config: Config): void {
+  const required = (setting: string, because: string) => invalid(setting, `required by ${because}`);
+  if (config.emailTransport === 'smtp' && config.smtpUrl === undefined) {
+    throw required('SMTP_URL', 'EMAIL_TRANSPORT=smtp');
+  }
+  if (config.emailTransport === 'sendgrid' && config.sendgridApiKey === undefined) {
+    throw required('SENDGRID_API_KEY', 'EMAIL_TRANSPORT=sendgrid');
+  }
+  if (config.twilioAccountSid !== undefined) {
+    if (config.twilioAuthToken === undefined)
+      throw required('TWILIO_AUTH_TOKEN', 'TWILIO_ACCOUNT_SID');
+    if (config.twilioFrom === undefined) throw required('TWILIO_FROM', 'TWILIO_ACCOUNT_SID');
+  }
+  if ((config.vapidPublicKey === undefined) !== (config.vapidPrivateKey === undefined)) {
+    throw required('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY', 'each other');
+  }
 }
 
 function masked(setting: Setting<keyof Config>, value: unknown): unknown {

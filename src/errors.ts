@@ -14,10 +14,10 @@ export const ErrorCodes = {
   TRANSIENT: 'HERALD_TRANSIENT',
   /** The database refused one event's content (details.sqlstate says how); never retried. */
   STORE_REFUSED: 'HERALD_STORE_REFUSED',
-  LEASE_LOST: 'HERALD_LEASE_LOST',
-  IDEMPOTENCY_CONFLICT: 'HERALD_IDEMPOTENCY_CONFLICT',
   NOT_FOUND: 'HERALD_NOT_FOUND',
+  /** The API sheds ingestion (event loop behind, too many events waiting for a commit). */
   OVERLOADED: 'HERALD_OVERLOADED',
+  /** The API is closing; the client retries elsewhere. */
   SHUTTING_DOWN: 'HERALD_SHUTTING_DOWN',
   /** A unique value (a user's email or username) is taken. */
   CONFLICT: 'HERALD_CONFLICT',
@@ -33,6 +33,15 @@ export const ErrorCodes = {
   TARGET_REFUSED: 'HERALD_TARGET_REFUSED',
   /** An event breaks its type's registered schema; details.errors names each failing place. */
   SCHEMA_VIOLATION: 'HERALD_SCHEMA_VIOLATION',
+  /**
+   * The schema registry cannot take a schema: it is not a usable contract (details.errors
+   * names each part), or it would be one type too many.
+   */
+  SCHEMA_INVALID: 'HERALD_SCHEMA_INVALID',
+  /** A new schema version breaks its type's compatibility; details.breaks names each break. */
+  SCHEMA_INCOMPATIBLE: 'HERALD_SCHEMA_INCOMPATIBLE',
+  /** An LLM call failed (LlmError: its `kind` says how, `retryable` whether it may pass). */
+  LLM_FAILED: 'HERALD_LLM_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { configChanges, loadConfig, redactConfig } from '../src/config.ts';
+import {
+  AREAS,
+  checkSettings,
+  configChanges,
+  configSettings,
+  loadConfig,
+  redactConfig,
+} from '../src/config.ts';
 import { HeraldError } from '../src/errors.ts';
 
 test('with nothing set, Herald runs on the embedded defaults: port 8000 on 127.0.0.1, a managed PostgreSQL in ./data', () => {
@@ -182,4 +189,43 @@ test('the log over time: retention kept by default, a day per segment, a dedupe 
     () => loadConfig({ DEDUPE_WINDOW: '10ms' }),
     /DEDUPE_WINDOW: must be between 1s and/,
   );
+});
+
+test('settings that go together are checked for the roles that use them, naming the missing one', () => {
+  const both = { api: true, worker: true };
+  const refusedFor = (env: Record<string, string>, roles: typeof both, pattern: RegExp) =>
+    assert.throws(
+      () => checkSettings(loadConfig(env), roles),
+      (error: unknown) =>
+        error instanceof HeraldError &&
+        error.code === 'HERALD_CONFIG_INVALID' &&
+        pattern.test(error.message),
+      `${JSON.stringify(env)} ${JSON.stringify(roles)}`,
+    );
+  const server = { DATABASE_URL: 'postgres://db/herald' };
+  // The embedded database serves one process: both roles in it.
+  checkSettings(loadConfig({}), both);
+  refusedFor({}, { api: false, worker: true }, /^DATABASE_URL: separate api and worker/);
+  refusedFor({}, { api: true, worker: false }, /^DATABASE_URL: separate api and worker/);
+  // The admin user is the API's; a worker does not read it.
+  refusedFor({ ...server, ADMIN_EMAIL: 'a@b.c' }, both, /^ADMIN_PASSWORD: ADMIN_EMAIL and/);
+  refusedFor({ ...server, ADMIN_PASSWORD: 'long enough' }, both, /^ADMIN_EMAIL: ADMIN_EMAIL/);
+  checkSettings(loadConfig({ ...server, ADMIN_EMAIL: 'a@b.c' }), { api: false, worker: true });
+  // The notification senders are the worker's, when it runs them.
+  refusedFor({ ...server, EMAIL_TRANSPORT: 'smtp' }, both, /^SMTP_URL: required by/);
+  const apiOnly = { api: true, worker: false };
+  checkSettings(loadConfig({ ...server, EMAIL_TRANSPORT: 'smtp' }), apiOnly);
+  checkSettings(loadConfig({ EMAIL_TRANSPORT: 'smtp', NOTIFICATIONS_ENABLED: 'false' }), both);
+});
+
+test('every setting is declared in one of the areas, and each area is declared in one run', () => {
+  const seen: string[] = [];
+  for (const setting of configSettings) {
+    assert.ok(AREAS.includes(setting.area), `${setting.env}: area "${setting.area}"`);
+    if (seen.at(-1) !== setting.area) {
+      assert.ok(!seen.includes(setting.area), `${setting.env}: ${setting.area} declared apart`);
+      seen.push(setting.area);
+    }
+  }
+  assert.deepEqual(seen, [...AREAS], 'the areas in the order docs/configuration.md lists them');
 });

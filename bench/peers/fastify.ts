@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify from 'fastify';
-import * as schemas from '../../src/http/schemas.ts';
+import * as schemas from '../../src/http/api-schemas/events.ts';
 
 const app = Fastify({ logger: false });
 const ajv = addFormats.default(

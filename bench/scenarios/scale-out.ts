@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { migrate } from '../../src/adapters/postgres/migrate.ts';
 import { openPostgres } from '../../src/adapters/postgres/server.ts';
-import { WORKER_GROUP } from '../../src/platform.ts';
+import { WORKER_GROUP } from '../../src/platform/consumer-groups.ts';
 import { dropSchema, POSTGRES_URL, withClient } from '../lib/postgres.ts';
 import { type Service, startHerald } from '../lib/processes.ts';
 import { type Context, fmt, type Scenario, type ScenarioResult } from '../lib/report.ts';

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { consumerGroups, startPlatform } from '../../src/platform.ts';
+import { consumerGroups } from '../../src/platform/consumer-groups.ts';
+import { startPlatform } from '../../src/platform/start.ts';
 import {
   anyCase,
   runTerminalState,

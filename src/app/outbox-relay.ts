@@ -109,7 +109,7 @@ export class OutboxRelay {
     this.#wakeUp?.();
     await this.#running;
     if (this.#running !== undefined) {
-      await this.#drain(true).catch((error: unknown) => {
+      await this.#publishPending(true).catch((error: unknown) => {
         this.#logger.warn({ err: error }, 'outbox relay could not publish before stopping');
       });
     }
@@ -123,10 +123,11 @@ export class OutboxRelay {
    * batch by batch. Returns how many it published; 0 when another relay holds the lease.
    */
   drain(): Promise<number> {
-    return this.#drain(false);
+    return this.#publishPending(false);
   }
 
-  async #drain(evenWhenStopping: boolean): Promise<number> {
+  /** drain()'s pass; stop() makes a last one `evenWhenStopping`. */
+  async #publishPending(evenWhenStopping: boolean): Promise<number> {
     let count = 0;
     // Idle polls read one index entry and write nothing; the lease is only taken for work.
     if (!(await this.#store.hasUnpublished())) {

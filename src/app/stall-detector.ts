@@ -86,7 +86,7 @@ export class StallDetector {
 
   /** One look at every group's positions (start() does this on a timer). */
   check(): Promise<void> {
-    this.#checking ??= this.#check().finally(() => {
+    this.#checking ??= this.#lookAtEveryGroup().finally(() => {
       this.#checking = undefined;
     });
     return this.#checking;
@@ -112,7 +112,7 @@ export class StallDetector {
     return out.sort((a, b) => b.stalledForMs - a.stalledForMs);
   }
 
-  async #check(): Promise<void> {
+  async #lookAtEveryGroup(): Promise<void> {
     for (const group of this.#options.groups) {
       let positions: ShardPosition[];
       try {

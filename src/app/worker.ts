@@ -94,31 +94,36 @@ export class Worker {
     this.#consumer = undefined;
   }
 
+  /**
+   * The consumer's handler: one batch, in one trace, unless the database breaker is open
+   * (then the batch goes back to the broker at once, to be delivered again later).
+   */
   async handle(batch: readonly DeliveredMessage[]): Promise<BatchOutcome> {
     if (!this.#storeBreaker.tryAcquire()) {
       return { handled: 0, retryAfterMs: Math.max(this.#storeBreaker.retryInMs, 50) };
     }
-    try {
-      return await this.#handleTraced(batch);
-    } catch (error) {
-      this.#storeBreaker.onAbandon();
-      throw error;
-    }
-  }
-
-  async #handleTraced(batch: readonly DeliveredMessage[]): Promise<BatchOutcome> {
     const traced = traceBatch(batch, 'process', {
       'messaging.operation.type': 'process',
       'messaging.consumer.group.name': this.#options.group,
     });
     try {
-      return await this.#handle(batch, traced);
+      return await this.#processBatch(batch, traced);
+    } catch (error) {
+      this.#storeBreaker.onAbandon();
+      throw error;
     } finally {
       traced.end();
     }
   }
 
-  async #handle(batch: readonly DeliveredMessage[], traced: BatchTrace): Promise<BatchOutcome> {
+  /**
+   * Runs the stages over each message (stopping at the first that must be retried), persists
+   * what is done, and says how far the batch got.
+   */
+  async #processBatch(
+    batch: readonly DeliveredMessage[],
+    traced: BatchTrace,
+  ): Promise<BatchOutcome> {
     const now = new Date();
     const seen = new Set<string>();
     const outcomes: (Outcome | 'duplicate')[] = [];
@@ -185,7 +190,7 @@ export class Worker {
       if (item.processed !== undefined) processed.push(item.processed);
       if (item.dead !== undefined) dead.push(item.dead);
     }
-    return this.#persist(processed, dead);
+    return this.#persistAndCount(processed, dead);
   }
 
   /**
@@ -250,7 +255,8 @@ export class Worker {
     this.#deadLettered(failure, form);
   }
 
-  async #persist(processed: ProcessedEvent[], dead: FailedEvent[]): Promise<void> {
+  /** Persists processed events and dead letters in one write, then counts them. */
+  async #persistAndCount(processed: ProcessedEvent[], dead: FailedEvent[]): Promise<void> {
     await this.#store.persist(processed, dead);
     const now = Date.now();
     for (const event of processed) {

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { migrate } from '../adapters/postgres/migrate.ts';
 import { type Config, configChanges, configSettings, loadConfig, redactConfig } from '../config.ts';
 import { isHeraldError } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -9,9 +8,11 @@ import {
   type TracingSettings,
   tracingSettingsFromEnv,
 } from '../observability/tracing.ts';
-import { openDatabase, type Roles, startPlatform } from '../platform.ts';
+import { migrateDatabase, openDatabase } from '../platform/database.ts';
+import { type Roles, startPlatform } from '../platform/start.ts';
 import { VERSION } from '../version.ts';
 import { parseArgs } from './args.ts';
+import { columns, optionsHelp } from './help.ts';
 
 // The client commands (./commands/index.ts) are loaded only to run one or to list them: a
 // server process has no use for them (the load generator's histogram is a few MB of RSS).
@@ -38,15 +39,8 @@ const COMMANDS: Record<string, { summary: string; roles?: Roles }> = {
 
 async function usage(): Promise<string> {
   const { clientCommands } = await loadClientCommands();
-  const commands = Object.entries(COMMANDS)
-    .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
-    .join('\n');
-  const options = configSettings
-    .map(
-      (s) =>
-        `  --${s.env.toLowerCase().replaceAll('_', '-').padEnd(22)} ${s.env.padEnd(20)} ${s.description}`,
-    )
-    .join('\n');
+  const commands = columns(Object.entries(COMMANDS).map(([name, c]) => [name, c.summary]));
+  const client = columns(Object.values(clientCommands).map((c) => [c.name, c.summary]));
   return `herald ${VERSION}: durable event ingestion and processing
 
 Usage: herald <command> [options]
@@ -55,13 +49,11 @@ Commands:
 ${commands}
 
 Client commands (talk to a running Herald; \`herald <command> --help\` for their options):
-${Object.values(clientCommands)
-  .map((c) => `  ${c.name.padEnd(9)} ${c.summary}`)
-  .join('\n')}
+${client}
 
-Options (each also read from the environment variable beside it):
-${options}
-  --help                                        show this help
+Options (each also read from the environment variable beside it), by area:
+
+${optionsHelp(configSettings)}
 `;
 }
 
@@ -121,7 +113,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.command === 'migrate') {
     const db = await openDatabase(config, 'migrate', logger);
     try {
-      const applied = await migrate(db);
+      const applied = await migrateDatabase(db);
       logger.info(
         { applied },
         applied.length > 0 ? 'migrations applied' : 'database is up to date',

@@ -168,7 +168,7 @@ export interface FunnelEvent {
  * first. Events may come in any order: they are ordered by event time (a tie goes to the
  * earlier step). Every first-step event is tried as the start; the best start counts.
  * This is the funnel's definition: the single pass the analytics reader makes over the
- * events it reads from the database (FunnelPass in analytics-reader.ts) is tested against it.
+ * events it reads from the database (FunnelPass in funnel-pass.ts) is tested against it.
  */
 export function stepsReached(
   events: readonly FunnelEvent[],

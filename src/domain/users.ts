@@ -226,7 +226,10 @@ export function mayAssignRole(actor: Actor | undefined, role: Role): boolean {
   return role !== 'admin' || actor?.role === 'admin';
 }
 
-/** The fields of `user.created` / `user.updated` / `user.deleted` events; no secrets. */
+/**
+ * A user as others see it, with no secret: the fields of `user.created` / `user.updated` /
+ * `user.deleted` events and of the API's answers about users.
+ */
 export function userEventView(user: User): Record<string, unknown> {
   return {
     id: user.id,

@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiKeyService, Principal } from '../app/api-keys.ts';
 import { grants } from '../domain/api-keys.ts';
+import { ErrorCodes } from '../errors.ts';
 import { accessFor } from './access.ts';
-import { problem, sendProblem } from './problem.ts';
+import { problem, problemOf, sendProblem } from './problem.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,9 +24,19 @@ export interface AuthOptions {
   redis?: { url: string; namespace: string };
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+/**
+ * The token of `Authorization: Bearer <token>` (the scheme in any case, RFC 7235), if the
+ * request sends one: an API key, or on the /users routes a session token.
+ */
+export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (typeof header !== 'string') return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) return bearer;
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' ? apiKey : undefined;
 }
@@ -43,6 +54,7 @@ export const apiKeyAuth = fp(
       const key = presentedKey(request);
       const principal = key === undefined ? undefined : await options.keys.verify(key);
       if (principal === undefined) {
+        // Its own problem type and realm: a missing API key, not a session (see problem.ts).
         reply.header('www-authenticate', 'Bearer realm="herald"');
         return sendProblem(
           reply,
@@ -57,7 +69,7 @@ export const apiKeyAuth = fp(
       if (!grants(principal.scopes, access)) {
         return sendProblem(
           reply,
-          problem(403, 'forbidden', 'Forbidden', `this API key lacks the "${access}" scope`),
+          problemOf(ErrorCodes.FORBIDDEN, `this API key lacks the "${access}" scope`),
         );
       }
       request.principal = principal;
@@ -86,10 +98,8 @@ export const apiKeyAuth = fp(
           request.principal === undefined &&
           accessFor(request.method, request.routeOptions.url ?? '') === 'public',
         errorResponseBuilder: (_request, context) => {
-          const body = problem(
-            429,
-            'rate-limited',
-            'Too many requests',
+          const body = problemOf(
+            ErrorCodes.RATE_LIMITED,
             `limit ${context.max} per minute; retry in ${context.after}`,
           );
           return Object.assign(new Error(body.detail), { statusCode: 429, problem: body });

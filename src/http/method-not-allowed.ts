@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { problem, sendProblem } from './problem.ts';
+import { ErrorCodes } from '../errors.ts';
+import { problem, problemOf, sendProblem } from './problem.ts';
 
 /** A route pattern (`/users/:id`, `/dashboard/*`) as a matcher of concrete paths. */
 function matcher(url: string): RegExp {
@@ -60,6 +61,6 @@ export function notFoundOrNotAllowed(
   }
   return sendProblem(
     reply,
-    problem(404, 'not-found', 'Not found', `no route ${request.method} ${request.url}`),
+    problemOf(ErrorCodes.NOT_FOUND, `no route ${request.method} ${request.url}`),
   );
 }

@@ -6,8 +6,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StalledShard } from '../app/stall-detector.ts';
+import { ErrorCodes } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { PROBLEM_CONTENT_TYPE, type Problem, problem } from './problem.ts';
+import { PROBLEM_CONTENT_TYPE, type Problem, problem, problemOf } from './problem.ts';
 import { checkReadiness, notReadyProblem, type Probe, stallReadiness } from './readiness.ts';
 
 export interface OpsServerOptions {
@@ -78,7 +79,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 async function answer(request: IncomingMessage, options: OpsServerOptions): Promise<Answer> {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
   if (!ROUTES.includes(path)) {
-    return problemAnswer(problem(404, 'not-found', 'Not found', `no route ${path}`));
+    return problemAnswer(problemOf(ErrorCodes.NOT_FOUND, `no route ${path}`));
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const body = problem(405, 'method-not-allowed', 'Method not allowed', `${path} answers GET`);

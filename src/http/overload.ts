@@ -1,7 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { problem, sendProblem } from './problem.ts';
+import { ErrorCodes } from '../errors.ts';
+import { problemOf, sendProblem } from './problem.ts';
 
 export interface OverloadOptions {
   /** Event-loop delay (p99 over the last second, ms) beyond which ingestion is refused; 0 = off. */
@@ -51,10 +52,8 @@ export const overloadGuard = fp(
       reply.header('retry-after', RETRY_AFTER_SECONDS);
       return sendProblem(
         reply,
-        problem(
-          503,
-          'overloaded',
-          'Overloaded',
+        problemOf(
+          ErrorCodes.OVERLOADED,
           tooMuch
             ? `${pending} events are waiting to be made durable`
             : `event loop delayed ${Math.round(delayMs)} ms`,

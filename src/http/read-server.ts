@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_CONTENT_TYPE, problem } from './problem.ts';
+import { ErrorCodes } from '../errors.ts';
+import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.ts';
 
 /**
  * The read port (READ_PORT, 8001 by default): the API's read routes on a second port, for
@@ -48,10 +49,8 @@ export async function startReadServer(
       return;
     }
     const body = JSON.stringify(
-      problem(
-        404,
-        'not-found',
-        'Not found',
+      problemOf(
+        ErrorCodes.NOT_FOUND,
         `the read port serves GET of analytics, events, molecules, agents, schemas, health and docs; ${request.method} ${request.url} is served at ${options.mainUrl}`,
       ),
     );

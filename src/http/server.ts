@@ -16,6 +16,7 @@ import type { WebhookEndpoints } from '../app/notifications/webhook-endpoints.ts
 import type { ReplayService } from '../app/replay/service.ts';
 import type { StalledShard } from '../app/stall-detector.ts';
 import type { UserService } from '../app/users.ts';
+import { ErrorCodes } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { traceHttp, tracingEnabled } from '../observability/tracing.ts';
@@ -25,12 +26,14 @@ import type { Database } from '../ports/database.ts';
 import type { DedupeStore } from '../ports/dedupe.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { NotificationStore } from '../ports/notification-store.ts';
+import { problemSchema } from './api-schemas/common.ts';
 import { apiKeyAuth } from './auth.ts';
 import { problemClientErrorHandler, problemFrameworkErrors } from './client-errors.ts';
+import { documentContracts } from './contracts.ts';
 import { methodsByPath, notFoundOrNotAllowed } from './method-not-allowed.ts';
 import { completeRouteSchema, MAX_PATH_PARAM_LENGTH } from './openapi.ts';
 import { overloadGuard } from './overload.ts';
-import { errorToProblem, PROBLEM_CONTENT_TYPE, problem, sendProblem } from './problem.ts';
+import { PROBLEM_CONTENT_TYPE, problem, problemOf, sendError, sendProblem } from './problem.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -43,10 +46,9 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { partitionRoutes } from './routes/partitions.ts';
 import { replayRoutes } from './routes/replays.ts';
-import { documentContracts, type SchemaRoutesOptions, schemaRoutes } from './routes/schemas.ts';
+import { type SchemaRoutesOptions, schemaRoutes } from './routes/schema-registry.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { userRoutes } from './routes/users.ts';
-import { problemSchema } from './schemas.ts';
 import { refuseUnstorableText } from './unstorable-text.ts';
 
 export interface ServerDependencies {
@@ -158,7 +160,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
       reply.header('connection', 'close').header('retry-after', '1');
       return sendProblem(
         reply,
-        problem(503, 'shutting-down', 'Shutting down', 'this server is shutting down; retry'),
+        problemOf(ErrorCodes.SHUTTING_DOWN, 'this server is shutting down; retry'),
       );
     }
   });
@@ -199,11 +201,7 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   }
   await app.register(overloadGuard, { ...deps.overload, pendingEvents: () => deps.ingest.pending });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = errorToProblem(error, request);
-    if (body.status === 503) reply.header('retry-after', '1');
-    return sendProblem(reply, body);
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => notFoundOrNotAllowed(allowedMethods, request, reply));
 
   await app.register(swagger, {

@@ -3,6 +3,7 @@
  * (`LlmClient`, one adapter per provider protocol) and an agent that describes a molecule from
  * its deterministic facts (`ChemistryAgent`: the LLM-backed one and the offline one).
  */
+import { ErrorCodes, HeraldError } from '../errors.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -59,8 +60,20 @@ export type LlmFailureKind =
   | 'circuit_open'
   | 'overloaded';
 
-/** A failed LLM call; `retryAfterMs` is the provider's Retry-After when it sent one. */
-export class LlmError extends Error {
+const TRANSIENT_KINDS: ReadonlySet<LlmFailureKind> = new Set([
+  'rate_limited',
+  'server',
+  'timeout',
+  'network',
+  'circuit_open',
+  'overloaded',
+]);
+
+/**
+ * A failed LLM call (code HERALD_LLM_FAILED); `retryAfterMs` is the provider's Retry-After
+ * when it sent one, `retryable` whether the provider may answer if asked again later.
+ */
+export class LlmError extends HeraldError {
   readonly kind: LlmFailureKind;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
@@ -76,7 +89,10 @@ export class LlmError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(ErrorCodes.LLM_FAILED, message, {
+      cause: options.cause,
+      retryable: TRANSIENT_KINDS.has(kind),
+    });
     this.name = 'LlmError';
     this.kind = kind;
     this.status = options.status;
@@ -84,16 +100,9 @@ export class LlmError extends Error {
     this.rateLimit = options.rateLimit ?? {};
   }
 
-  /** Whether the provider may answer this call if asked again later. */
+  /** Whether the provider may answer this call if asked again later (`retryable`). */
   get transient(): boolean {
-    return (
-      this.kind === 'rate_limited' ||
-      this.kind === 'server' ||
-      this.kind === 'timeout' ||
-      this.kind === 'network' ||
-      this.kind === 'circuit_open' ||
-      this.kind === 'overloaded'
-    );
+    return this.retryable;
   }
 }
 

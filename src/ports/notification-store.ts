@@ -144,6 +144,7 @@ export interface NotificationStore {
   /** Channels the user turned off. */
   disabledChannels(userIds: readonly string[]): Promise<Map<string, Set<string>>>;
   pushSubscriptions(userIds: readonly string[]): Promise<StoredPushSubscription[]>;
+  /** Throws VALIDATION (field `user_id`) when the user does not exist. */
   addPushSubscription(subscription: StoredPushSubscription): Promise<void>;
   /** The push service said the subscription is gone (404/410). */
   removePushSubscription(endpoint: string): Promise<void>;

@@ -12,7 +12,7 @@ import { RedisBroker } from '../../src/adapters/brokers/redis/broker.ts';
 import { PostgresDedupeStore } from '../../src/adapters/store/postgres/dedupe.ts';
 import { DedupingBroker } from '../../src/app/dedupe.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import type { RunningPlatform } from '../../src/platform.ts';
+import type { RunningPlatform } from '../../src/platform/start.ts';
 import type { OutgoingMessage } from '../../src/ports/broker.ts';
 import type { DedupeStore } from '../../src/ports/dedupe.ts';
 import { DATABASES, dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';

@@ -30,3 +30,17 @@ test('herald config shows the tracing settings; a malformed endpoint stops the C
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/);
 });
+
+test('herald --help fits its width with its option columns aligned', async () => {
+  const help = await herald(['--help'], {}, CLI_TIMEOUT_MS);
+  assert.equal(help.code, 0, help.stderr);
+  const lines = help.stdout.split('\n');
+  assert.ok(
+    lines.every((line) => line.length <= 100),
+    'no line wider than 100 characters',
+  );
+  const options = lines.filter((line) => /^ {2}--[a-z-]+ +[A-Z_]+$/.test(line));
+  assert.ok(options.length > 80, `${options.length} option lines`);
+  const column = new Set(options.map((line) => line.search(/ [A-Z_]+$/)));
+  assert.equal(column.size, 1, 'every variable starts in the same column');
+});

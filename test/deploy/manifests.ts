@@ -13,7 +13,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { configSettings, loadConfig } from '../../src/config.ts';
-import { WORKER_GROUP } from '../../src/platform.ts';
+import { WORKER_GROUP } from '../../src/platform/consumer-groups.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEPLOY = join(ROOT, 'deploy');

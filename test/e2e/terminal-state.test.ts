@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../src/config.ts';
-import { consumerGroups } from '../../src/platform.ts';
+import { consumerGroups } from '../../src/platform/consumer-groups.ts';
 import { startTestPlatform } from '../helpers/platform.ts';
 import { anyCase, runTerminalState } from '../helpers/terminal-state.ts';
 

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';
-import { eventually } from '../helpers/eventually.ts';
 import {
+  acknowledgedAtLeast,
+  assertRefusalsAre503,
   finishAndCheck,
   killWorkersWhileLoading,
   startCluster,
@@ -65,10 +66,7 @@ describe('Kafka faults', () => {
     const { schema, env } = setUp(t);
     const total = 4000;
     const run = await startCluster(t, env, { total, runId: 'kr' });
-    await eventually(() => (run.load.log.acknowledged.size >= 1000 ? true : undefined), {
-      timeoutMs: 60_000,
-      message: 'load flowing before the restart',
-    });
+    await acknowledgedAtLeast(run.load, 1000, 'load flowing before the restart');
     await kafka.stop();
     await kafka.restart();
     const report = await finishAndCheck(
@@ -82,8 +80,6 @@ describe('Kafka faults', () => {
       },
     );
     assert.ok(report.acknowledged >= total);
-    for (const status of run.load.stats.refused.keys()) {
-      assert.ok(status === 0 || status === 503, `the API refused with ${status}, not 503`);
-    }
+    assertRefusalsAre503(run.load);
   });
 });

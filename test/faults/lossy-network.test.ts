@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';
 import { assertDelivery, checkDelivery, waitForProcessed } from '../helpers/delivery-check.ts';
-import { eventually } from '../helpers/eventually.ts';
 import { startLoad } from '../helpers/fault-load.ts';
+import { startWorker } from '../helpers/fault-scenarios.ts';
 import { runHerald } from '../helpers/herald-process.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -39,15 +39,7 @@ test('a slow, lossy link between workers and PostgreSQL (delays, connections cut
     ...common,
     DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}/test`,
   };
-  const workers = [runHerald(t, ['worker'], viaProxy), runHerald(t, ['worker'], viaProxy)];
-  for (const worker of workers) {
-    await eventually(
-      () => (worker.logs.some((l) => l.msg === 'worker started') ? true : undefined),
-      {
-        timeoutMs: 30_000,
-      },
-    );
-  }
+  const workers = [await startWorker(t, viaProxy), await startWorker(t, viaProxy)];
 
   // From here on the link is bad: 5–25 ms per chunk and a cut every fifty chunks or so,
   // and it stays bad until every event is processed, so all the work happens over it.

@@ -6,11 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertDelivery, checkDelivery, waitForProcessed } from '../helpers/delivery-check.ts';
-import { eventually } from '../helpers/eventually.ts';
-import { startLoad } from '../helpers/fault-load.ts';
-import { startWorker } from '../helpers/fault-scenarios.ts';
-import { runHerald } from '../helpers/herald-process.ts';
+import { acknowledgedAtLeast, finishAndCheck, startCluster } from '../helpers/fault-scenarios.ts';
 import { ThrowawayPostgres } from '../helpers/throwaway-postgres.ts';
 
 const PAUSE_MS = 8000;
@@ -24,21 +20,14 @@ test(`PostgreSQL frozen (SIGSTOP) for ${PAUSE_MS / 1000} s mid-run: nothing ackn
     AGENTS_ENABLED: 'false',
     OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
   };
-  const api = runHerald(t, ['api'], env);
-  const url = await api.url;
-  const workers = [await startWorker(t, env), await startWorker(t, env)];
-  const load = startLoad({
-    url,
+  const run = await startCluster(t, env, {
     total: 5000,
     runId: 'pgpause',
-    lanes: 4,
     keysPerLane: 8,
     timeoutMs: 4000,
   });
-  await eventually(() => (load.log.acknowledged.size >= 1200 ? true : undefined), {
-    timeoutMs: 60_000,
-    message: 'load flowing before the pause',
-  });
+  const { api, load, workers } = run;
+  await acknowledgedAtLeast(load, 1200, 'load flowing before the pause');
 
   await cluster.pause();
   // Requests already past the database may still be answered; after that, nothing.
@@ -48,18 +37,16 @@ test(`PostgreSQL frozen (SIGSTOP) for ${PAUSE_MS / 1000} s mid-run: nothing ackn
   const acknowledgedDuringPause = load.log.acknowledged.size - acknowledgedFrozen;
   await cluster.resume();
 
-  await load.done;
-  await waitForProcessed({
-    databaseUrl: cluster.url,
-    schema: 'public',
-    expected: load.log.acknowledged.size,
-    timeoutMs: 60_000,
-  });
-  const report = await checkDelivery(load.log, { databaseUrl: cluster.url, schema: 'public' });
-  t.diagnostic(
-    `acknowledged ${report.acknowledged}; requests without an answer or refused ${JSON.stringify(Object.fromEntries(load.stats.refused))}`,
+  await finishAndCheck(
+    t,
+    run,
+    { databaseUrl: cluster.url, schema: 'public' },
+    {
+      minAcknowledged: 5000,
+      deadLetters: 0,
+      note: `requests without an answer or refused ${JSON.stringify(Object.fromEntries(load.stats.refused))}`,
+    },
   );
-  assertDelivery(report, { minAcknowledged: 5000, deadLetters: 0 });
   assert.equal(acknowledgedDuringPause, 0, 'nothing acknowledged while the database is frozen');
   for (const process of [api, ...workers]) {
     assert.equal(process.child.exitCode, null, 'no process died of the frozen database');

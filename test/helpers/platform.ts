@@ -1,7 +1,7 @@
 import type { Stage } from '../../src/app/pipeline.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { type Roles, type RunningPlatform, startPlatform } from '../../src/platform.ts';
+import { type Roles, type RunningPlatform, startPlatform } from '../../src/platform/start.ts';
 import { type DatabaseKind, databaseUrl, dropSchema, uniqueSchema } from './databases.ts';
 
 /** What the helpers need of a test: somewhere to register cleanup. */

@@ -2,7 +2,7 @@
  * Event contracts at ingest (issue #21): every route that takes analytics or EventFlow events
  * checks them against their type's schema — reject answers 422 naming each failing place,
  * quarantine answers 202 and the worker dead-letters the event (reason schema_violation) until
- * it is replayed against a fixed schema.
+ * it is replayed against a fixed schema — and the OpenAPI document shows each type's contract.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -257,4 +257,51 @@ test('quarantine: every route answers 202, the worker dead-letters with schema_v
   });
   const after = await getJson(`${url}/api/v1/dead-letters?reason=schema_violation`);
   assert.deepEqual(after.body.dead_letters, []);
+});
+
+test('the OpenAPI document shows each registered type with its schema, refs re-rooted', async (t) => {
+  const { url } = await startTestPlatform(t, {}, { database: 'postgres' });
+  await send('PUT', `${url}/api/v1/schemas/order.paid`, {
+    schema: {
+      type: 'object',
+      properties: { total: { $ref: '#/$defs/money' } },
+      $defs: { money: { type: 'number', minimum: 0 } },
+    },
+  });
+  const { body: spec } = await getJson(`${url}/docs/json`);
+  const components = (spec.components as { schemas: Record<string, Record<string, unknown>> })
+    .schemas;
+  const contract = components['Contract.order.paid'];
+  assert.ok(contract, `components: ${Object.keys(components).join(', ')}`);
+  assert.deepEqual((contract.properties as Record<string, unknown>).total, {
+    $ref: '#/components/schemas/Contract.order.paid/$defs/money',
+  });
+  assert.equal((contract['x-herald-contract'] as { version: number }).version, 1);
+  const body = (
+    spec.paths as Record<string, { post: { requestBody: { content: Record<string, unknown> } } }>
+  )['/events']?.post.requestBody.content['application/json'] as {
+    schema: { anyOf: { title?: string; allOf?: { properties?: Record<string, unknown> }[] }[] };
+  };
+  const typed = body.schema.anyOf.find((s) => s.title === 'order.paid event');
+  assert.deepEqual(typed?.allOf?.[1]?.properties?.properties, {
+    $ref: '#/components/schemas/Contract.order.paid',
+  });
+  assert.equal(body.schema.anyOf.length, 2, 'the typed event, and the generic one');
+
+  // A new version shows at once: the document is built per request.
+  await send('PUT', `${url}/api/v1/schemas/order.paid`, {
+    schema: {
+      type: 'object',
+      properties: { total: { $ref: '#/$defs/money' } },
+      $defs: { money: { type: 'number', minimum: 0 } },
+      title: 'paid',
+    },
+  });
+  const { body: later } = await getJson(`${url}/docs/json`);
+  const laterContract = (later.components as { schemas: Record<string, Record<string, unknown>> })
+    .schemas['Contract.order.paid'];
+  assert.equal(
+    (laterContract?.['x-herald-contract'] as { version: number } | undefined)?.version,
+    2,
+  );
 });

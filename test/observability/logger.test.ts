@@ -5,7 +5,7 @@ import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
 import { loadConfig } from '../../src/config.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { createLogger, withEventLogContext } from '../../src/observability/logger.ts';
-import { startPlatform } from '../../src/platform.ts';
+import { startPlatform } from '../../src/platform/start.ts';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../helpers/databases.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFakeOpenAi } from '../helpers/fake-openai.ts';

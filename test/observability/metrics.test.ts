@@ -5,7 +5,7 @@ import { defaultStages, type Stage } from '../../src/app/pipeline.ts';
 import { RetentionMetrics } from '../../src/app/retention/metrics.ts';
 import { ErrorCodes, HeraldError } from '../../src/errors.ts';
 import { MAX_EVENT_TYPE_LABELS, Metrics } from '../../src/observability/metrics.ts';
-import { WORKER_GROUP } from '../../src/platform.ts';
+import { WORKER_GROUP } from '../../src/platform/consumer-groups.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFakeOpenAi } from '../helpers/fake-openai.ts';
 import { postJson, startTestPlatform, startTestWorker } from '../helpers/platform.ts';

@@ -1,10 +1,14 @@
+import type { EventEmitter } from 'node:events';
+import type { Consumer, ConsumerOptions } from '../../ports/broker.ts';
+
 /**
  * The work loop of a polling consumer (the Postgres and Redis transports): `concurrency`
  * slots each call `work` until stopped. A slot that found nothing waits `pollMs`, or less when
  * woken (something was published, the consumer stops). After a failure, such as an unreachable
  * database, it waits longer for each failure in a row (ten polls, doubling, at most 5 s,
  * jittered), so an outage is not met with a tight loop of failing calls and log lines; the
- * first success resets it.
+ * first success resets it. While it runs, a heartbeat renews the leases of what is being
+ * worked on, so a slow batch is not taken over.
  */
 export interface PollingSlotsOptions {
   concurrency: number;
@@ -12,6 +16,10 @@ export interface PollingSlotsOptions {
   /** Does one round of work; false when it found nothing to do. */
   work: () => Promise<boolean>;
   onError?: ((error: unknown) => void) | undefined;
+  /** Renews the leases of what is being worked on; called every third of `leaseMs`. */
+  heartbeat: { leaseMs: number; renew: () => void };
+  /** Wakes the idle slots whenever it emits `published` (something was appended). */
+  published: EventEmitter;
 }
 
 export class PollingSlots {
@@ -19,6 +27,7 @@ export class PollingSlots {
   readonly #wakers = new Set<() => void>();
   readonly #options: PollingSlotsOptions;
   #slots: Promise<void>[] = [];
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(options: PollingSlotsOptions) {
     this.#options = options;
@@ -26,7 +35,10 @@ export class PollingSlots {
 
   /** Starts the slots (once the owner is fully constructed: `work` runs at once). */
   start(): void {
-    const { concurrency, work, onError } = this.#options;
+    const { concurrency, work, onError, heartbeat, published } = this.#options;
+    this.#heartbeat = setInterval(heartbeat.renew, Math.max(50, Math.floor(heartbeat.leaseMs / 3)));
+    this.#heartbeat.unref();
+    published.on('published', this.wake);
     this.#slots = Array.from({ length: concurrency }, () => this.#run(work, onError));
   }
 
@@ -40,11 +52,13 @@ export class PollingSlots {
     for (const wake of this.#wakers) wake();
   };
 
-  /** Resolves when every slot has finished the work it was doing. */
+  /** Resolves when every slot has finished the work it was doing (its leases renewed until then). */
   async stop(): Promise<void> {
     this.#stopping.abort();
     this.wake();
     await Promise.all(this.#slots);
+    clearInterval(this.#heartbeat);
+    this.#options.published.off('published', this.wake);
   }
 
   async #run(work: () => Promise<boolean>, onError?: (error: unknown) => void): Promise<void> {
@@ -78,5 +92,44 @@ export class PollingSlots {
       this.#wakers.add(wake);
     });
     this.#wakers.delete(wake);
+  }
+}
+
+/**
+ * A consumer of a polling transport (Postgres, Redis): `work` claims what has work
+ * (partitions, a shard), hands a batch to the handler and commits; `renewLeases` renews what
+ * is being worked on. A subclass calls startPolling() last in its constructor (`work` runs at
+ * once).
+ */
+export abstract class PollingConsumer implements Consumer {
+  #slots: PollingSlots | undefined;
+
+  /** One round of work; false when there was nothing to do. */
+  protected abstract work(): Promise<boolean>;
+  protected abstract renewLeases(): void;
+
+  protected startPolling(
+    options: ConsumerOptions,
+    timing: { pollMs: number; leaseMs: number },
+    published: EventEmitter,
+  ): void {
+    this.#slots = new PollingSlots({
+      concurrency: options.concurrency,
+      pollMs: timing.pollMs,
+      work: () => this.work(),
+      onError: options.onError,
+      heartbeat: { leaseMs: timing.leaseMs, renew: () => this.renewLeases() },
+      published,
+    });
+    this.#slots.start();
+  }
+
+  /** Whether stop() was called: a batch claimed since is released unhandled. */
+  protected get stopping(): boolean {
+    return this.#slots?.stopping.aborted ?? false;
+  }
+
+  async stop(): Promise<void> {
+    await this.#slots?.stop();
   }
 }

@@ -7,7 +7,10 @@ import type {
   WebhookEndpointChanges,
 } from '../../ports/notification-store.ts';
 
-/** Checks that a URL may be called (the SSRF guard); throws TARGET_REFUSED if not. */
+/**
+ * Checks that a URL may be called (the SSRF guard); throws TARGET_REFUSED if not, or
+ * DELIVERY_FAILED when it does not resolve.
+ */
 export interface TargetCheck {
   check(url: string): Promise<unknown>;
 }
@@ -39,13 +42,32 @@ export class WebhookEndpoints {
     this.#rotationMs = options.rotationMs;
   }
 
+  /**
+   * A URL the target check refuses, or that does not resolve, is bad input: VALIDATION naming
+   * `url` (the check's own error is its cause).
+   */
+  async #checkUrl(url: string): Promise<void> {
+    try {
+      await this.#targets.check(url);
+    } catch (error) {
+      const refused =
+        error instanceof HeraldError &&
+        (error.code === ErrorCodes.TARGET_REFUSED || error.code === ErrorCodes.DELIVERY_FAILED);
+      if (!refused) throw error;
+      throw new HeraldError(ErrorCodes.VALIDATION, error.message, {
+        cause: error,
+        details: { field: 'url' },
+      });
+    }
+  }
+
   async create(input: {
     url: string;
     eventTypes: string[];
     description?: string | null;
     secret?: string;
   }): Promise<{ endpoint: PublicEndpoint; secret: string }> {
-    await this.#targets.check(input.url);
+    await this.#checkUrl(input.url);
     const secret = input.secret ?? generateWebhookSecret();
     if (!isWebhookSecret(secret)) {
       throw new HeraldError(
@@ -75,7 +97,7 @@ export class WebhookEndpoints {
   }
 
   async update(id: string, changes: WebhookEndpointChanges): Promise<PublicEndpoint> {
-    if (changes.url !== undefined) await this.#targets.check(changes.url);
+    if (changes.url !== undefined) await this.#checkUrl(changes.url);
     const endpoint = await this.#store.updateEndpoint(id, {
       ...changes,
       ...(changes.enabled === false ? { disabledReason: 'disabled by an admin' } : {}),

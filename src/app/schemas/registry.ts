@@ -101,8 +101,8 @@ export class SchemaRegistry {
 
   /**
    * Registers `input.schema` as the next version of `eventType` (v1 of a new type). The same
-   * schema as the latest is not a new version. Throws VALIDATION naming each problem of the
-   * schema (`details.errors`), CONFLICT naming what breaks (`details.breaks`).
+   * schema as the latest is not a new version. Throws SCHEMA_INVALID naming each problem of the
+   * schema (`details.errors`), SCHEMA_INCOMPATIBLE naming what breaks (`details.breaks`).
    */
   async register(
     eventType: string,
@@ -113,7 +113,10 @@ export class SchemaRegistry {
     const schema = this.#checkedSchema(input.schema);
     const fingerprint = fingerprintOf(schema);
     if ((await this.#store.type(eventType)) === undefined && this.#catalog.size >= MAX_TYPES) {
-      throw new HeraldError(ErrorCodes.VALIDATION, `the registry holds at most ${MAX_TYPES} types`);
+      throw new HeraldError(
+        ErrorCodes.SCHEMA_INVALID,
+        `the registry holds at most ${MAX_TYPES} types`,
+      );
     }
     let outcome: RegisterResult['outcome'] = 'unchanged';
     const { current } = await this.#store.change(eventType, (current) => {
@@ -247,7 +250,7 @@ export class SchemaRegistry {
       screened.length > 0 ? screened : this.#compiler.problems(schema as Record<string, unknown>);
     if (problems.length > 0) {
       throw new HeraldError(
-        ErrorCodes.VALIDATION,
+        ErrorCodes.SCHEMA_INVALID,
         `the schema is not a usable contract: ${problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ')}`,
         { details: { errors: problems } },
       );
@@ -378,7 +381,7 @@ function incompatible(
 ): HeraldError {
   const next = current.latest.version + 1;
   return new HeraldError(
-    ErrorCodes.CONFLICT,
+    ErrorCodes.SCHEMA_INCOMPATIBLE,
     `v${next} of "${eventType}" is not ${mode} compatible with v${current.latest.version}: ${breaks
       .slice(0, 5)
       .map((b) => b.message)

@@ -84,6 +84,28 @@ export function parseOptions<T extends OptionSpec>(argv: string[], options: T) {
 }
 
 /**
+ * A command's options (`--url`, `--api-key` and `--help` are every command's), parsed as
+ * parseOptions does; undefined when `--help` was asked for, which is then printed.
+ *
+ * @example
+ * const parsed = parseCommand(argv, io, help, { json: { type: 'boolean' } });
+ * if (parsed === undefined) return EXIT_OK;
+ */
+export function parseCommand<T extends OptionSpec>(
+  argv: string[],
+  io: Io,
+  help: string,
+  options: T,
+) {
+  const parsed = parseOptions(argv, { ...URL_OPTION, ...options });
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(help);
+    return undefined;
+  }
+  return parsed;
+}
+
+/**
  * The API's base URL from `--url`, $HERALD_URL or $PORT; also takes `--api-key` (or
  * $HERALD_API_KEY) for the requests that follow.
  */
@@ -210,6 +232,43 @@ export async function runClientCommand(
     }
     if (error instanceof ApiError) {
       io.stderr.write(`herald ${command.name}: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw error;
+  }
+}
+
+/**
+ * The usage error of a command run without one of its `actions`, or with another word:
+ * `missing action: list, show or purge`, `unknown action "lsit"`.
+ */
+export function unknownAction(action: string | undefined, actions: readonly string[]): UsageError {
+  if (action !== undefined) return new UsageError(`unknown action "${action}"`);
+  const listed =
+    actions.length < 2
+      ? actions.join('')
+      : `${actions.slice(0, -1).join(', ')} or ${actions.at(-1)}`;
+  return new UsageError(`missing action: ${listed}`);
+}
+
+/**
+ * Runs `work` of a command that needs an admin key: a 401 or 403 is printed with what the
+ * command needs (`needs`, e.g. "Key administration needs a key with the admin scope") and
+ * where a key goes, and exits 1. Other refusals are answered as every command's.
+ */
+export async function needingAdminKey(
+  io: Io,
+  command: string,
+  needs: string,
+  work: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      io.stderr.write(
+        `herald ${command}: ${error.message}\n${needs} (--api-key or $HERALD_API_KEY).\n`,
+      );
       return EXIT_FAILURE;
     }
     throw error;

@@ -8,13 +8,13 @@ import {
   EXIT_OK,
   type Io,
   intOption,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   timeOption,
   URL_HELP,
-  URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald dlq: inspect, replay and purge dead letters
@@ -72,8 +72,7 @@ export const dlqCommand: ClientCommand = {
   summary: 'dead letters: list, show, replay, purge (filters, --dry-run)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       type: { type: 'string' },
       reason: { type: 'string' },
       since: { type: 'string' },
@@ -83,10 +82,8 @@ export const dlqCommand: ClientCommand = {
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...ids] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     const filter: Record<string, string> = {};
@@ -177,11 +174,7 @@ export const dlqCommand: ClientCommand = {
         return EXIT_OK;
       }
       default:
-        throw new UsageError(
-          action === undefined
-            ? 'missing action: list, show, replay or purge'
-            : `unknown action "${action}"`,
-        );
+        throw unknownAction(action, ['list', 'show', 'replay', 'purge']);
     }
   },
 };

@@ -5,13 +5,13 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   intOption,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   timeOption,
   URL_HELP,
-  URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald events: look events up
@@ -41,8 +41,7 @@ export const eventsCommand: ClientCommand = {
   summary: 'look an event up (events get ID) or search events (events search --user-id U)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       'user-id': { type: 'string' },
       type: { type: 'string' },
       topic: { type: 'string' },
@@ -51,10 +50,8 @@ export const eventsCommand: ClientCommand = {
       limit: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     if (action === 'get') {
@@ -100,8 +97,6 @@ export const eventsCommand: ClientCommand = {
       );
       return EXIT_OK;
     }
-    throw new UsageError(
-      action === undefined ? 'missing action: get or search' : `unknown action "${action}"`,
-    );
+    throw unknownAction(action, ['get', 'search']);
   },
 };

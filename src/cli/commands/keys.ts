@@ -6,12 +6,13 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   type Io,
-  parseOptions,
+  needingAdminKey,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald keys: create, list and revoke API keys (needs an admin key when auth is on)
@@ -52,17 +53,14 @@ export const keysCommand: ClientCommand = {
   summary: 'API keys: create (shown once), list, revoke',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       all: { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     switch (action) {
@@ -142,27 +140,11 @@ export const keysCommand: ClientCommand = {
         });
       }
       default:
-        throw new UsageError(
-          action === undefined
-            ? 'missing action: create, list or revoke'
-            : `unknown action "${action}"`,
-        );
+        throw unknownAction(action, ['create', 'list', 'revoke']);
     }
   },
 };
 
 /** A 401/403 names what is missing: an admin key. */
-async function refusalIsFailure(io: Io, work: () => Promise<number>): Promise<number> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      io.stderr.write(
-        `herald keys: ${error.message}\n` +
-          'Key administration needs a key with the admin scope (--api-key or $HERALD_API_KEY).\n',
-      );
-      return EXIT_FAILURE;
-    }
-    throw error;
-  }
-}
+const refusalIsFailure = (io: Io, work: () => Promise<number>) =>
+  needingAdminKey(io, 'keys', 'Key administration needs a key with the admin scope', work);

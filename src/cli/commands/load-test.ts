@@ -8,9 +8,8 @@ import {
   EXIT_OK,
   intOption,
   numberOption,
-  parseOptions,
+  parseCommand,
   URL_HELP,
-  URL_OPTION,
   UsageError,
 } from './common.ts';
 import { EVENT_KINDS, eventGenerator } from './generate.ts';
@@ -58,8 +57,7 @@ export const loadTestCommand: ClientCommand = {
   summary: 'offered-rate load with an HDR latency report (--events N --rate R --concurrency C)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       events: { type: 'string' },
       rate: { type: 'string' },
       concurrency: { type: 'string' },
@@ -67,10 +65,8 @@ export const loadTestCommand: ClientCommand = {
       json: { type: 'boolean' },
       seed: { type: 'string' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const url = baseUrl(values.url, io.env, values['api-key']);
     const events = intOption('events', values.events, 1000, 1);

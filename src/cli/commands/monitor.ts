@@ -4,12 +4,11 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   intOption,
-  parseOptions,
+  parseCommand,
   requestJson,
   sleep,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
 } from './common.ts';
 
@@ -81,16 +80,13 @@ export const monitorCommand: ClientCommand = {
   summary: 'live terminal view of rates, lag, failures and dead letters (--once for one frame)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       interval: { type: 'string' },
       once: { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (values.json && !values.once) throw new UsageError('--json needs --once');
     const url = baseUrl(values.url, io.env, values['api-key']);

@@ -3,11 +3,10 @@ import {
   type ClientCommand,
   EXIT_OK,
   intOption,
-  parseOptions,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
 } from './common.ts';
 
@@ -64,8 +63,7 @@ export const partitionsCommand: ClientCommand = {
   summary: 'partitions: lag, head event, stalls; dead-letter a stalled head (--dry-run)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       stalled: { type: 'boolean' },
       event: { type: 'string' },
       topic: { type: 'string' },
@@ -73,10 +71,8 @@ export const partitionsCommand: ClientCommand = {
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action = 'list', ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     switch (action) {

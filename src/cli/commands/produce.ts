@@ -7,9 +7,8 @@ import {
   EXIT_OK,
   intOption,
   numberOption,
-  parseOptions,
+  parseCommand,
   URL_HELP,
-  URL_OPTION,
   UsageError,
 } from './common.ts';
 import { EVENT_KINDS, eventGenerator } from './generate.ts';
@@ -42,8 +41,7 @@ export const produceCommand: ClientCommand = {
   summary: 'send realistic seed-shaped events (--count N --rate R --type T)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       count: { type: 'string' },
       rate: { type: 'string' },
       type: { type: 'string' },
@@ -54,10 +52,8 @@ export const produceCommand: ClientCommand = {
       seed: { type: 'string' },
       'print-ids': { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const url = baseUrl(values.url, io.env, values['api-key']);
     const count = intOption('count', values.count, 100, 1);

@@ -9,12 +9,13 @@ import {
   EXIT_OK,
   type Io,
   intOption,
-  parseOptions,
+  needingAdminKey,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald schemas: the event contracts (schema registry) of a running Herald
@@ -89,8 +90,7 @@ export const schemasCommand: ClientCommand = {
   summary: 'Event contracts: register, read, diff and deprecate event schemas',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       file: { type: 'string' },
       version: { type: 'string' },
       from: { type: 'string' },
@@ -104,10 +104,8 @@ export const schemasCommand: ClientCommand = {
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, type, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     const url = baseUrl(values.url, io.env, values['api-key']);
@@ -285,11 +283,7 @@ export const schemasCommand: ClientCommand = {
         });
       }
       default:
-        throw new UsageError(
-          action === undefined
-            ? 'missing action: list, get, put, versions, diff or set'
-            : `unknown action "${action}"`,
-        );
+        throw unknownAction(action, ['list', 'get', 'put', 'versions', 'diff', 'set']);
     }
   },
 };
@@ -338,7 +332,13 @@ function formatChanges(changes: readonly ChangeJson[]): string {
 }
 
 /** 409 and 422 name what is wrong; 401/403 say an admin key is needed; 404 names the type. */
-async function refusals(io: Io, work: () => Promise<number>): Promise<number> {
+const refusals = (io: Io, work: () => Promise<number>) =>
+  needingAdminKey(io, 'schemas', 'Changing schemas needs a key with the admin scope', () =>
+    schemaRefusals(io, work),
+  );
+
+/** What the registry refused: each break of an incompatible version, each part of a bad schema. */
+async function schemaRefusals(io: Io, work: () => Promise<number>): Promise<number> {
   try {
     return await work();
   } catch (error) {
@@ -367,14 +367,6 @@ async function refusals(io: Io, work: () => Promise<number>): Promise<number> {
       );
       return EXIT_FAILURE;
     }
-    if (error.status === 401 || error.status === 403) {
-      io.stderr.write(
-        `herald schemas: ${error.message}\n` +
-          'Changing schemas needs a key with the admin scope (--api-key or $HERALD_API_KEY).\n',
-      );
-      return EXIT_FAILURE;
-    }
-    io.stderr.write(`herald schemas: ${error.message}\n`);
-    return EXIT_FAILURE;
+    throw error;
   }
 }

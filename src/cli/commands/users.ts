@@ -1,20 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { ROLES } from '../../domain/users.ts';
 import {
-  ApiError,
   baseUrl,
   type ClientCommand,
   choiceOption,
-  EXIT_FAILURE,
   EXIT_OK,
   type Io,
   intOption,
-  parseOptions,
+  needingAdminKey,
+  parseCommand,
   requestJson,
   table,
   URL_HELP,
-  URL_OPTION,
   UsageError,
+  unknownAction,
 } from './common.ts';
 
 const help = `herald users: administer user accounts (with an admin API key)
@@ -57,8 +56,7 @@ export const usersCommand: ClientCommand = {
   summary: 'user accounts: list, show, create, set-role, delete',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseOptions(argv, {
-      ...URL_OPTION,
+    const parsed = parseCommand(argv, io, help, {
       username: { type: 'string' },
       email: { type: 'string' },
       role: { type: 'string' },
@@ -68,10 +66,8 @@ export const usersCommand: ClientCommand = {
       offset: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (values.help) {
-      io.stdout.write(help);
-      return EXIT_OK;
-    }
+    if (parsed === undefined) return EXIT_OK;
+    const { values, positionals } = parsed;
     const [action, ...rest] = positionals;
     const url = baseUrl(values.url, io.env, values['api-key']);
     const exactly = (count: number, what: string) => {
@@ -160,28 +156,11 @@ export const usersCommand: ClientCommand = {
         });
       }
       default:
-        throw new UsageError(
-          action === undefined
-            ? 'missing action: list, show, create, set-role or delete'
-            : `unknown action "${action}"`,
-        );
+        throw unknownAction(action, ['list', 'show', 'create', 'set-role', 'delete']);
     }
   },
 };
 
 /** The API's refusals (not found, not allowed, taken) as one line and exit 1. */
-async function answered(io: Io, work: () => Promise<number>): Promise<number> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
-      const hint =
-        error.status === 401 || error.status === 403
-          ? '\nUser administration needs an API key with the admin scope (--api-key or $HERALD_API_KEY).'
-          : '';
-      io.stderr.write(`herald users: ${error.message}${hint}\n`);
-      return EXIT_FAILURE;
-    }
-    throw error;
-  }
-}
+const answered = (io: Io, work: () => Promise<number>) =>
+  needingAdminKey(io, 'users', 'User administration needs an API key with the admin scope', work);

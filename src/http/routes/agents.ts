@@ -1,76 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  AGENT_RUN_STATUSES,
-  type AgentRun,
-  type AgentRunStatus,
-  type AgentStore,
-} from '../../ports/agent-store.ts';
-import type { MoleculeFacts } from '../../ports/llm.ts';
-import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
-
-function runToJson(run: AgentRun) {
-  return {
-    id: run.id,
-    event_id: run.eventId,
-    molecule_id: run.moleculeId,
-    agent: run.agent,
-    model: run.model,
-    status: run.status,
-    needs_reenrichment: run.needsReenrichment,
-    reenrichment_attempts: run.reenrichmentAttempts,
-    reenrichment_of: run.reenrichmentOf ?? null,
-    cache_key: run.cacheKey,
-    input: run.input,
-    output: run.output,
-    raw_output: run.rawOutput ?? null,
-    error_code: run.errorCode ?? null,
-    error: run.error ?? null,
-    tokens: run.usage
-      ? {
-          prompt: run.usage.promptTokens,
-          completion: run.usage.completionTokens,
-          total: run.usage.totalTokens,
-        }
-      : null,
-    latency_ms: run.latencyMs,
-    created_at: run.createdAt,
-  };
-}
-
-const agentRun = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    id: { type: 'integer' },
-    event_id: { type: 'string' },
-    molecule_id: { type: 'string' },
-    agent: { type: 'string', description: 'llm or offline' },
-    model: { type: 'string' },
-    status: { type: 'string', enum: AGENT_RUN_STATUSES },
-    needs_reenrichment: { type: 'boolean' },
-    reenrichment_attempts: { type: 'integer' },
-    reenrichment_of: { type: ['integer', 'null'] },
-    cache_key: { type: 'string' },
-    input: { type: 'object', additionalProperties: true },
-    output: { type: ['object', 'null'], additionalProperties: true },
-    raw_output: { type: ['string', 'null'] },
-    error_code: { type: ['string', 'null'] },
-    error: { type: ['string', 'null'] },
-    tokens: {
-      type: ['object', 'null'],
-      properties: {
-        prompt: { type: 'integer' },
-        completion: { type: 'integer' },
-        total: { type: 'integer' },
-      },
-    },
-    latency_ms: { type: 'integer' },
-    created_at: { type: 'string', format: 'date-time' },
-  },
-} as const;
-
-const moleculeId = { type: 'string', minLength: 1, maxLength: 256 } as const;
+import { ErrorCodes } from '../../errors.ts';
+import type { AgentRunStatus, AgentStore } from '../../ports/agent-store.ts';
+import * as api from '../api-schemas/agents.ts';
+import { problem } from '../api-schemas/common.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 
 /** Agent runs, and molecules with their facts and agent answers. */
 export async function agentRoutes(app: FastifyInstance, options: { agents: AgentStore }) {
@@ -82,20 +15,8 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
       schema: {
         summary: 'Agent runs, newest first',
         tags: ['agents'],
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            molecule_id: moleculeId,
-            status: { type: 'string', enum: AGENT_RUN_STATUSES },
-            agent: { type: 'string', minLength: 1, maxLength: 64 },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-        },
-        response: {
-          200: { type: 'object', properties: { runs: { type: 'array', items: agentRun } } },
-          422: schemas.problem,
-        },
+        querystring: api.runsQuery,
+        response: { 200: api.runsResponse, 422: problem },
       },
     },
     async (request) => {
@@ -111,7 +32,7 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
         ...(query.status === undefined ? {} : { status: query.status }),
         ...(query.agent === undefined ? {} : { agent: query.agent }),
       });
-      return { runs: runs.map(runToJson) };
+      return { runs: runs.map(api.runToJson) };
     },
   );
 
@@ -121,32 +42,9 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
       schema: {
         summary: 'A molecule: its computed facts, the latest agent answer and the agent runs',
         tags: ['agents'],
-        params: {
-          type: 'object',
-          required: ['molecule_id'],
-          properties: { molecule_id: moleculeId },
-        },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { runs: { type: 'integer', minimum: 0, maximum: 1000, default: 20 } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            additionalProperties: true,
-            properties: {
-              molecule_id: { type: 'string' },
-              events: { type: 'integer' },
-              latest_event: { type: ['object', 'null'], additionalProperties: true },
-              chemistry: { type: ['object', 'null'], additionalProperties: true },
-              agent_result: { type: ['object', 'null'], additionalProperties: true },
-              runs: { type: 'array', items: agentRun },
-            },
-          },
-          404: schemas.problem,
-          422: schemas.problem,
-        },
+        params: api.moleculeParams,
+        querystring: api.moleculeQuery,
+        response: { 200: api.moleculeResponse, 404: problem, 422: problem },
       },
     },
     async (request, reply) => {
@@ -156,50 +54,10 @@ export async function agentRoutes(app: FastifyInstance, options: { agents: Agent
       if (molecule === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Molecule not found', `no molecule with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no molecule with id "${id}"`, 'Molecule not found'),
         );
       }
-      const latest = molecule.latestResult;
-      return {
-        molecule_id: molecule.moleculeId,
-        events: molecule.events,
-        latest_event: molecule.latestEvent
-          ? {
-              event_id: molecule.latestEvent.eventId,
-              processed_at: molecule.latestEvent.processedAt,
-              payload: molecule.latestEvent.payload,
-            }
-          : null,
-        // The deterministic facts: the processing pipeline's, else (the agents' group got to the
-        // event first) those the agent computed, under the pipeline's names.
-        chemistry:
-          (molecule.latestEvent?.enrichment.chemistry as Record<string, unknown> | undefined) ??
-          (latest === null ? null : agentChemistry(latest.input)),
-        agent_result: latest
-          ? {
-              run_id: latest.id,
-              agent: latest.agent,
-              model: latest.model,
-              status: latest.status,
-              needs_reenrichment: latest.needsReenrichment,
-              answer: latest.output,
-              structure: latest.input.structure ?? null,
-              structure_error: latest.input.structureError ?? null,
-              created_at: latest.createdAt,
-            }
-          : null,
-        runs: molecule.runs.map(runToJson),
-      };
+      return api.moleculeJson(molecule);
     },
   );
-}
-
-/** The agent's facts under the names the pipeline's enrichment gives them (no weight check). */
-function agentChemistry(facts: MoleculeFacts): Record<string, unknown> {
-  return {
-    hill_formula: facts.hill,
-    composition: facts.composition,
-    molar_mass: facts.averageMass,
-    monoisotopic_mass: facts.monoisotopicMass,
-  };
 }

@@ -1,88 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { replayDeadLetter, replayDeadLetters } from '../../app/replay.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { Broker } from '../../ports/broker.ts';
-import {
-  DEAD_LETTER_REASONS,
-  type DeadLetter,
-  type DeadLetterFilter,
-  type EventStore,
-} from '../../ports/event-store.ts';
-import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
+import type { DeadLetterFilter, EventStore } from '../../ports/event-store.ts';
+import { problem } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/dead-letters.ts';
+import { eventIdParams } from '../api-schemas/events.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 
-function toJson(letter: DeadLetter) {
-  return {
-    id: letter.id,
-    topic: letter.topic,
-    type: letter.type,
-    key: letter.key,
-    reason: letter.reason,
-    error_code: letter.errorCode,
-    last_error: letter.lastError,
-    attempts: letter.attempts,
-    first_failed_at: letter.firstFailedAt,
-    last_failed_at: letter.lastFailedAt,
-    replay_count: letter.replayCount,
-    accepted_at: letter.acceptedAt,
-    payload: letter.payload,
-    // JSON text of what was received, where jsonb could not hold it (payload is then null).
-    payload_text: letter.payloadText,
-    partition: letter.partition,
-    offset: letter.offset,
-    operator: letter.operator,
-  };
-}
-
-const idParams = schemas.eventIdParams;
-
-const REASONS = DEAD_LETTER_REASONS;
-
-const filterProperties = {
-  type: { type: 'string', maxLength: 128 },
-  reason: { type: 'string', enum: REASONS },
-  since: schemas.storableDateTime('last failed at or after this time'),
-  until: schemas.storableDateTime('last failed before this time'),
-} as const;
-
-/** Body of the bulk replay and purge: which dead letters, and whether to only list them. */
-const bulkBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    ...filterProperties,
-    ids: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 10000,
-      items: { type: 'string', maxLength: 200 },
-      description: 'only these event ids',
-    },
-    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
-    dry_run: {
-      type: 'boolean',
-      default: false,
-      description: 'list what would be done; change nothing',
-    },
-    all: {
-      type: 'boolean',
-      default: false,
-      description: 'required when no ids or filter narrow the set: act on every dead letter',
-    },
-  },
-} as const;
-
-interface BulkBody {
-  ids?: string[];
-  type?: string;
-  reason?: string;
-  since?: string;
-  until?: string;
-  limit: number;
-  dry_run: boolean;
-  all: boolean;
-}
-
-function bulkFilter(body: BulkBody): DeadLetterFilter | undefined {
+function bulkFilter(body: api.BulkBody): DeadLetterFilter | undefined {
   const { ids, type, reason, since, until, limit } = body;
   const filter: DeadLetterFilter = { limit };
   if (ids !== undefined) filter.ids = ids;
@@ -94,21 +20,8 @@ function bulkFilter(body: BulkBody): DeadLetterFilter | undefined {
   return narrowed || body.all ? filter : undefined;
 }
 
-const bulkResponse = {
-  type: 'object',
-  properties: {
-    dry_run: { type: 'boolean' },
-    matched: { type: 'integer' },
-    ids: { type: 'array', items: { type: 'string' } },
-    replayed: { type: 'integer' },
-    purged: { type: 'integer' },
-  },
-} as const;
-
-const unfiltered = problem(
-  422,
-  'validation',
-  'Request is invalid',
+const unfiltered = problemOf(
+  ErrorCodes.VALIDATION,
   'give ids, a filter (type, reason, since, until) or "all": true',
 );
 
@@ -125,27 +38,14 @@ export async function deadLetterRoutes(
       schema: {
         summary: 'Dead letters, newest failure first',
         tags: ['dead letters'],
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ...filterProperties,
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { dead_letters: { type: 'array', items: schemas.deadLetter } },
-          },
-          422: schemas.problem,
-        },
+        querystring: api.listQuery,
+        response: { 200: api.listResponse, 422: problem },
       },
     },
     async (request) => {
       const query = request.query as DeadLetterFilter;
       const letters = await store.listDeadLetters(query);
-      return { dead_letters: letters.map(toJson) };
+      return { dead_letters: letters.map(api.deadLetterJson) };
     },
   );
 
@@ -155,8 +55,8 @@ export async function deadLetterRoutes(
       schema: {
         summary: 'One dead letter',
         tags: ['dead letters'],
-        params: idParams,
-        response: { 200: schemas.deadLetter, 404: schemas.problem },
+        params: eventIdParams,
+        response: { 200: api.deadLetter, 404: problem },
       },
     },
     async (request, reply) => {
@@ -165,10 +65,14 @@ export async function deadLetterRoutes(
       if (letter === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Dead letter not found', `no dead letter with id "${id}"`),
+          problemOf(
+            ErrorCodes.NOT_FOUND,
+            `no dead letter with id "${id}"`,
+            'Dead letter not found',
+          ),
         );
       }
-      return toJson(letter);
+      return api.deadLetterJson(letter);
     },
   );
 
@@ -178,18 +82,8 @@ export async function deadLetterRoutes(
       schema: {
         summary: 'Send a dead letter through the pipeline again',
         tags: ['dead letters'],
-        params: idParams,
-        response: {
-          202: {
-            type: 'object',
-            properties: {
-              id: { type: 'string' },
-              generation: { type: 'integer' },
-              replayed: { type: 'boolean' },
-            },
-          },
-          404: schemas.problem,
-        },
+        params: eventIdParams,
+        response: { 202: api.replayResponse, 404: problem },
       },
     },
     async (request, reply) => {
@@ -205,12 +99,12 @@ export async function deadLetterRoutes(
       schema: {
         summary: 'Replay every dead letter matching ids or filters (dry_run lists them)',
         tags: ['dead letters'],
-        body: bulkBody,
-        response: { 200: bulkResponse, 202: bulkResponse, 422: schemas.problem },
+        body: api.bulkBody,
+        response: { 200: api.bulkResponse, 202: api.bulkResponse, 422: problem },
       },
     },
     async (request, reply) => {
-      const body = request.body as BulkBody;
+      const body = request.body as api.BulkBody;
       const filter = bulkFilter(body);
       if (filter === undefined) return sendProblem(reply, unfiltered);
       const result = await replayDeadLetters(store, broker, filter, request.id, body.dry_run);
@@ -231,12 +125,12 @@ export async function deadLetterRoutes(
         description:
           'Purging deletes the dead letter; the accepted event stays in the event log (audit).',
         tags: ['dead letters'],
-        body: bulkBody,
-        response: { 200: bulkResponse, 422: schemas.problem },
+        body: api.bulkBody,
+        response: { 200: api.bulkResponse, 422: problem },
       },
     },
     async (request, reply) => {
-      const body = request.body as BulkBody;
+      const body = request.body as api.BulkBody;
       const filter = bulkFilter(body);
       if (filter === undefined) return sendProblem(reply, unfiltered);
       if (body.dry_run) {

@@ -1,22 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { TOPICS } from '../../domain/events.ts';
-import type { EventRecord, EventSearch, EventStore } from '../../ports/event-store.ts';
-import * as schemas from '../schemas.ts';
-
-function toJson(record: EventRecord) {
-  return {
-    id: record.id,
-    status: record.status,
-    topic: record.topic,
-    type: record.type,
-    key: record.key,
-    payload: record.payload,
-    accepted_at: record.acceptedAt,
-    processed_at: record.processedAt,
-    enrichment: record.enrichment,
-    failure: record.failure,
-  };
-}
+import type { EventSearch, EventStore } from '../../ports/event-store.ts';
+import { problem } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/events.ts';
 
 /** `GET /api/v1/events?user_id=&type=&topic=&from=&to=&limit=`: find events, newest first. */
 export async function eventSearchRoutes(app: FastifyInstance, options: { store: EventStore }) {
@@ -26,25 +11,8 @@ export async function eventSearchRoutes(app: FastifyInstance, options: { store: 
       schema: {
         summary: 'Search accepted events by user, type, topic and time; newest first',
         tags: ['events'],
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            user_id: { type: 'string', minLength: 1, maxLength: 256 },
-            type: { type: 'string', minLength: 1, maxLength: 128 },
-            topic: { type: 'string', enum: [...TOPICS] },
-            from: schemas.storableDateTime('accepted at or after'),
-            to: schemas.storableDateTime('accepted before'),
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-          },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { events: { type: 'array', items: schemas.eventRecord } },
-          },
-          422: schemas.problem,
-        },
+        querystring: api.eventSearchQuery,
+        response: { 200: api.eventSearchResponse, 422: problem },
       },
     },
     async (request) => {
@@ -63,7 +31,7 @@ export async function eventSearchRoutes(app: FastifyInstance, options: { store: 
       if (q.from !== undefined) search.from = q.from;
       if (q.to !== undefined) search.to = q.to;
       const records = await options.store.search(search);
-      return { events: records.map(toJson) };
+      return { events: records.map(api.eventRecordJson) };
     },
   );
 }

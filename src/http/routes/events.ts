@@ -8,16 +8,17 @@ import {
   batchIdempotencyKeyMaxLength,
   batchItemId,
   EVENT_ID_MAX_LENGTH,
-  EVENT_ID_PATTERN,
   inferTopic,
   type Topic,
 } from '../../domain/events.ts';
+import { ErrorCodes } from '../../errors.ts';
 import { requestTraceparent } from '../../observability/tracing.ts';
 import type { DedupeStore } from '../../ports/dedupe.ts';
 import type { EventStore } from '../../ports/event-store.ts';
-import { type FieldError, fieldErrors, problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
-import { contractOutcome } from './schemas.ts';
+import { problem as problemJson } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/events.ts';
+import { contractOutcome } from '../contracts.ts';
+import { type FieldError, fieldErrors, problem, problemOf, sendProblem } from '../problem.ts';
 
 export interface EventRoutesOptions {
   ingest: IngestService;
@@ -29,47 +30,11 @@ export interface EventRoutesOptions {
   dedupe?: { store: DedupeStore; windowMs: number };
 }
 
-/** An event as GET /api/v1/events/{id} shows it: with what its dedupe window refused. */
-const eventWithDedupe = {
-  ...schemas.eventRecord,
-  properties: {
-    ...schemas.eventRecord.properties,
-    deduplicated: {
-      type: ['object', 'null'],
-      description:
-        'null unless the id was sent again within DEDUPE_WINDOW of its acceptance: then the acceptance it was deduplicated against, how many times and when last',
-      properties: {
-        times: { type: 'integer' },
-        last_at: { type: ['string', 'null'], format: 'date-time' },
-        original: {
-          type: 'object',
-          properties: {
-            accepted_at: { type: 'string', format: 'date-time' },
-            partition: { type: ['integer', 'null'] },
-            offset: { type: ['integer', 'null'] },
-          },
-        },
-        window_ends_at: { type: 'string', format: 'date-time' },
-      },
-    },
-  },
-} as const;
-
 const TOPIC_SCHEMAS = {
-  analytics: schemas.analyticsEvent,
-  chemical: schemas.chemicalEvent,
-  events: schemas.genericEvent,
+  analytics: api.analyticsEvent,
+  chemical: api.chemicalEvent,
+  events: api.genericEvent,
 } as const;
-
-/** The Idempotency-Key header, no longer than the ids it makes may be (see domain/events.ts). */
-function idempotencyKeyHeader(maxLength: number, description: string) {
-  return {
-    type: 'object',
-    properties: {
-      'idempotency-key': { type: 'string', pattern: EVENT_ID_PATTERN, maxLength, description },
-    },
-  } as const;
-}
 
 /** The ingestion API: the seeds' three single-event shapes, a batch endpoint, event status. */
 export async function eventRoutes(app: FastifyInstance, options: EventRoutesOptions) {
@@ -110,12 +75,12 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         schema: {
           summary,
           tags: ['events'],
-          headers: idempotencyKeyHeader(
+          headers: api.idempotencyKeyHeader(
             EVENT_ID_MAX_LENGTH,
             'Used as the event id when the body has no id',
           ),
           body: TOPIC_SCHEMAS[topic],
-          response: { 202: schemas.acceptedResponse },
+          response: { 202: api.acceptedResponse },
         },
       },
       async (request, reply) => {
@@ -156,24 +121,14 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
           'With an Idempotency-Key header, item i without an id gets the id "<key>:<i>".',
         tags: ['events'],
         consumes: ['application/json', 'application/x-ndjson'],
-        headers: idempotencyKeyHeader(
+        headers: api.idempotencyKeyHeader(
           batchIdempotencyKeyMaxLength(batchMaxEvents),
           'Item i without an id gets the id "<key>:<i>"; short enough that every such id fits',
         ),
-        body: {
-          // Items are checked one by one in the handler, so each gets its own result.
-          oneOf: [
-            { type: 'array', items: {} },
-            {
-              type: 'object',
-              required: ['events'],
-              properties: { events: { type: 'array', items: {} } },
-            },
-          ],
-        },
+        body: api.batchBody,
         response: {
-          202: schemas.batchResponse,
-          413: { ...schemas.problem, description: `More than ${batchMaxEvents} events` },
+          202: api.batchResponse,
+          413: { ...problemJson, description: `More than ${batchMaxEvents} events` },
         },
       },
     },
@@ -181,10 +136,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       const body = request.body as unknown[] | { events: unknown[] };
       const items = Array.isArray(body) ? body : body.events;
       if (items.length === 0) {
-        return sendProblem(
-          reply,
-          problem(422, 'validation', 'Request is invalid', 'the batch is empty'),
-        );
+        return sendProblem(reply, problemOf(ErrorCodes.VALIDATION, 'the batch is empty'));
       }
       if (items.length > batchMaxEvents) {
         return sendProblem(
@@ -230,12 +182,7 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
         });
       }
       if (valid.length === 0) {
-        const body = problem(
-          422,
-          'validation',
-          'Request is invalid',
-          'no event in the batch is valid',
-        );
+        const body = problemOf(ErrorCodes.VALIDATION, 'no event in the batch is valid');
         body.results = results;
         return sendProblem(reply, body);
       }
@@ -272,8 +219,8 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       schema: {
         summary: 'An event and its status: accepted, processed, failed (retrying) or dead_lettered',
         tags: ['events'],
-        params: schemas.eventIdParams,
-        response: { 200: eventWithDedupe, 404: schemas.problem },
+        params: api.eventIdParams,
+        response: { 200: api.eventWithDedupe, 404: problemJson },
       },
     },
     async (request, reply) => {
@@ -285,34 +232,10 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       if (record === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Event not found', `no event with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no event with id "${id}"`, 'Event not found'),
         );
       }
-      return {
-        id: record.id,
-        status: record.status,
-        topic: record.topic,
-        type: record.type,
-        key: record.key,
-        payload: record.payload,
-        accepted_at: record.acceptedAt,
-        processed_at: record.processedAt,
-        enrichment: record.enrichment,
-        failure: record.failure,
-        deduplicated:
-          seen === undefined || seen.duplicates === 0
-            ? null
-            : {
-                times: seen.duplicates,
-                last_at: seen.lastDuplicateAt,
-                original: {
-                  accepted_at: seen.acceptedAt,
-                  partition: seen.partition,
-                  offset: seen.offset,
-                },
-                window_ends_at: seen.windowEndsAt,
-              },
-      };
+      return { ...api.eventRecordJson(record), deduplicated: api.deduplicatedJson(seen) };
     },
   );
 }

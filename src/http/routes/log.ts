@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BrokerLog } from '../../ports/broker-log.ts';
+import * as schemas from '../api-schemas/common.ts';
 import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
 import { actorOf } from './replays.ts';
 
 export interface LogRouteOptions {

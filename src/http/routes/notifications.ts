@@ -1,180 +1,13 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type {
-  PublicEndpoint,
-  WebhookEndpoints,
-} from '../../app/notifications/webhook-endpoints.ts';
+import type { FastifyInstance } from 'fastify';
+import type { WebhookEndpoints } from '../../app/notifications/webhook-endpoints.ts';
 import { uuidv7 } from '../../domain/ids.ts';
-import { ErrorCodes, HeraldError } from '../../errors.ts';
-import {
-  DELIVERY_STATUSES,
-  type Delivery,
-  type DeliveryAttempt,
-  type DeliveryFilter,
-  type NotificationStore,
-} from '../../ports/notification-store.ts';
-import { CHANNELS } from '../../ports/notifier.ts';
-import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
+import { ErrorCodes } from '../../errors.ts';
+import type { DeliveryFilter, NotificationStore } from '../../ports/notification-store.ts';
+import { noContent, problem } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/notifications.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 
 const TAG = ['notifications'];
-
-function deliveryToJson(delivery: Delivery & { attemptLog: DeliveryAttempt[] }) {
-  return {
-    id: delivery.id,
-    event_id: delivery.eventId,
-    event_type: delivery.eventType,
-    channel: delivery.channel,
-    recipient: delivery.recipient,
-    user_id: delivery.userId,
-    endpoint_id: delivery.endpointId,
-    status: delivery.status,
-    attempts: delivery.attempts,
-    next_attempt_at: delivery.nextAttemptAt,
-    last_error: delivery.lastError,
-    last_status_code: delivery.lastStatusCode,
-    provider: delivery.provider,
-    provider_message_id: delivery.providerMessageId,
-    created_at: delivery.createdAt,
-    updated_at: delivery.updatedAt,
-    sent_at: delivery.sentAt,
-    attempt_log: delivery.attemptLog.map((a) => ({
-      attempt: a.attempt,
-      started_at: a.startedAt,
-      finished_at: a.finishedAt,
-      outcome: a.outcome,
-      status_code: a.statusCode,
-      error: a.error,
-      duration_ms: a.durationMs,
-    })),
-    payload: delivery.payload,
-  };
-}
-
-const nullableString = { type: ['string', 'null'] } as const;
-
-const deliveryJson = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    event_id: { type: 'string' },
-    event_type: { type: 'string' },
-    channel: { type: 'string', enum: CHANNELS },
-    recipient: {
-      type: 'string',
-      description: 'email address, phone number, push subscription id or webhook endpoint id',
-    },
-    user_id: nullableString,
-    endpoint_id: nullableString,
-    status: { type: 'string', enum: DELIVERY_STATUSES },
-    attempts: { type: 'integer', description: 'sends started' },
-    next_attempt_at: { type: 'string', format: 'date-time' },
-    last_error: nullableString,
-    last_status_code: { type: ['integer', 'null'] },
-    provider: nullableString,
-    provider_message_id: nullableString,
-    created_at: { type: 'string', format: 'date-time' },
-    updated_at: { type: 'string', format: 'date-time' },
-    sent_at: { type: ['string', 'null'], format: 'date-time' },
-    attempt_log: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          attempt: { type: 'integer' },
-          started_at: { type: 'string', format: 'date-time' },
-          finished_at: { type: ['string', 'null'], format: 'date-time' },
-          outcome: {
-            type: 'string',
-            enum: ['started', 'sent', 'retryable', 'permanent', 'interrupted'],
-          },
-          status_code: { type: ['integer', 'null'] },
-          error: nullableString,
-          duration_ms: { type: ['integer', 'null'] },
-        },
-      },
-    },
-    payload: { type: 'object', additionalProperties: true },
-  },
-} as const;
-
-function endpointToJson(endpoint: PublicEndpoint) {
-  return {
-    id: endpoint.id,
-    url: endpoint.url,
-    description: endpoint.description,
-    event_types: endpoint.eventTypes,
-    enabled: endpoint.disabledAt === null,
-    disabled_at: endpoint.disabledAt,
-    disabled_reason: endpoint.disabledReason,
-    consecutive_failures: endpoint.consecutiveFailures,
-    failing_since: endpoint.failingSince,
-    previous_secret_expires_at: endpoint.previousSecretExpiresAt,
-    created_at: endpoint.createdAt,
-    updated_at: endpoint.updatedAt,
-  };
-}
-
-const endpointJson = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    url: { type: 'string' },
-    description: nullableString,
-    event_types: { type: 'array', items: { type: 'string' } },
-    enabled: { type: 'boolean' },
-    disabled_at: nullableString,
-    disabled_reason: nullableString,
-    consecutive_failures: { type: 'integer' },
-    failing_since: nullableString,
-    previous_secret_expires_at: {
-      type: ['string', 'null'],
-      description: 'until then, messages are also signed with the previous secret',
-    },
-    created_at: { type: 'string' },
-    updated_at: { type: 'string' },
-  },
-} as const;
-
-const withSecret = {
-  ...endpointJson,
-  properties: {
-    ...endpointJson.properties,
-    secret: {
-      type: 'string',
-      description: 'the whsec_ signing secret; shown in this answer only',
-    },
-  },
-} as const;
-
-const eventTypes = {
-  type: 'array',
-  minItems: 1,
-  maxItems: 100,
-  uniqueItems: true,
-  items: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:*-]+$' },
-  description: 'event types to receive: exact names, `user.*` style prefixes, or `*`',
-} as const;
-
-const webhookUrl = { type: 'string', minLength: 1, maxLength: 2000, format: 'uri' } as const;
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
-} as const;
-
-/** A URL the SSRF guard refused, or that does not resolve, is bad input naming `url`. */
-function refusedUrl(reply: FastifyReply, error: unknown): FastifyReply | undefined {
-  if (
-    error instanceof HeraldError &&
-    (error.code === ErrorCodes.TARGET_REFUSED || error.code === ErrorCodes.DELIVERY_FAILED)
-  ) {
-    const body = problem(422, 'validation', 'Request is invalid', error.message);
-    body.errors = [{ field: 'url', message: error.message }];
-    return sendProblem(reply, body);
-  }
-  return undefined;
-}
 
 /**
  * The delivery log and webhook endpoint administration (scope `admin`).
@@ -191,34 +24,8 @@ export async function notificationRoutes(
       schema: {
         summary: 'Notification deliveries, newest first, with their attempts and outcome',
         tags: TAG,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            status: { type: 'string', enum: DELIVERY_STATUSES },
-            channel: { type: 'string', enum: CHANNELS },
-            event_id: { type: 'string', maxLength: 200 },
-            event_type: { type: 'string', maxLength: 200 },
-            recipient: { type: 'string', maxLength: 500 },
-            user_id: { type: 'string', maxLength: 200 },
-            before: {
-              type: 'string',
-              maxLength: 100,
-              description: 'a delivery id: the page after it (next_before of the last page)',
-            },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-          },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              deliveries: { type: 'array', items: deliveryJson },
-              next_before: nullableString,
-            },
-          },
-          422: schemas.problem,
-        },
+        querystring: api.deliveriesQuery,
+        response: { 200: api.deliveriesResponse, 422: problem },
       },
     },
     async (request) => {
@@ -233,7 +40,7 @@ export async function notificationRoutes(
       if (q.before !== undefined) filter.before = String(q.before);
       const deliveries = await store.listDeliveries(filter);
       return {
-        deliveries: deliveries.map(deliveryToJson),
+        deliveries: deliveries.map(api.deliveryToJson),
         next_before: deliveries.length === filter.limit ? (deliveries.at(-1)?.id ?? null) : null,
       };
     },
@@ -245,8 +52,8 @@ export async function notificationRoutes(
       schema: {
         summary: 'One delivery with its attempts',
         tags: TAG,
-        params: idParams,
-        response: { 200: deliveryJson, 404: schemas.problem },
+        params: api.idParams,
+        response: { 200: api.deliveryJson, 404: problem },
       },
     },
     async (request, reply) => {
@@ -255,10 +62,10 @@ export async function notificationRoutes(
       if (delivery === undefined) {
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'Delivery not found', `no delivery with id "${id}"`),
+          problemOf(ErrorCodes.NOT_FOUND, `no delivery with id "${id}"`, 'Delivery not found'),
         );
       }
-      return deliveryToJson(delivery);
+      return api.deliveryToJson(delivery);
     },
   );
 
@@ -268,33 +75,8 @@ export async function notificationRoutes(
       schema: {
         summary: "Register a browser's Web Push subscription for a user",
         tags: TAG,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['user_id', 'subscription'],
-          properties: {
-            user_id: { type: 'string', minLength: 1, maxLength: 200 },
-            subscription: {
-              type: 'object',
-              required: ['endpoint', 'keys'],
-              properties: {
-                endpoint: webhookUrl,
-                keys: {
-                  type: 'object',
-                  required: ['p256dh', 'auth'],
-                  properties: {
-                    p256dh: { type: 'string', minLength: 1, maxLength: 200 },
-                    auth: { type: 'string', minLength: 1, maxLength: 100 },
-                  },
-                },
-              },
-            },
-          },
-        },
-        response: {
-          201: { type: 'object', properties: { id: { type: 'string' } } },
-          422: schemas.problem,
-        },
+        body: api.pushSubscriptionBody,
+        response: { 201: api.pushSubscriptionResponse, 422: problem },
       },
     },
     async (request, reply) => {
@@ -303,22 +85,12 @@ export async function notificationRoutes(
         subscription: { endpoint: string; keys: { p256dh: string; auth: string } };
       };
       const id = uuidv7();
-      try {
-        await store.addPushSubscription({
-          id,
-          userId: body.user_id,
-          endpoint: body.subscription.endpoint,
-          keys: body.subscription.keys,
-        });
-      } catch (error) {
-        // 23503: the user does not exist.
-        if ((error as { code?: unknown }).code === '23503') {
-          const invalid = problem(422, 'validation', 'Request is invalid', 'no such user');
-          invalid.errors = [{ field: 'user_id', message: 'no such user' }];
-          return sendProblem(reply, invalid);
-        }
-        throw error;
-      }
+      await store.addPushSubscription({
+        id,
+        userId: body.user_id,
+        endpoint: body.subscription.endpoint,
+        keys: body.subscription.keys,
+      });
       return reply.code(201).send({ id });
     },
   );
@@ -329,22 +101,8 @@ export async function notificationRoutes(
       schema: {
         summary: 'Create a webhook endpoint; its signing secret is in this answer only',
         tags: TAG,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url', 'event_types'],
-          properties: {
-            url: webhookUrl,
-            event_types: eventTypes,
-            description: { type: ['string', 'null'], maxLength: 500 },
-            secret: {
-              type: 'string',
-              maxLength: 200,
-              description: 'your own whsec_ secret; one is generated when absent',
-            },
-          },
-        },
-        response: { 201: withSecret, 422: schemas.problem },
+        body: api.webhookBody,
+        response: { 201: api.withSecret, 422: problem },
       },
     },
     async (request, reply) => {
@@ -354,24 +112,13 @@ export async function notificationRoutes(
         description?: string | null;
         secret?: string;
       };
-      try {
-        const { endpoint, secret } = await endpoints.create({
-          url: body.url,
-          eventTypes: body.event_types,
-          ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.secret === undefined ? {} : { secret: body.secret }),
-        });
-        return reply.code(201).send({ ...endpointToJson(endpoint), secret });
-      } catch (error) {
-        if (error instanceof HeraldError && error.code === ErrorCodes.VALIDATION) {
-          const invalid = problem(422, 'validation', 'Request is invalid', error.message);
-          invalid.errors = [{ field: 'secret', message: error.message }];
-          return sendProblem(reply, invalid);
-        }
-        const refused = refusedUrl(reply, error);
-        if (refused) return refused;
-        throw error;
-      }
+      const { endpoint, secret } = await endpoints.create({
+        url: body.url,
+        eventTypes: body.event_types,
+        ...(body.description === undefined ? {} : { description: body.description }),
+        ...(body.secret === undefined ? {} : { secret: body.secret }),
+      });
+      return reply.code(201).send({ ...api.endpointToJson(endpoint), secret });
     },
   );
 
@@ -381,15 +128,10 @@ export async function notificationRoutes(
       schema: {
         summary: 'Webhook endpoints (never their secrets)',
         tags: TAG,
-        response: {
-          200: {
-            type: 'object',
-            properties: { endpoints: { type: 'array', items: endpointJson } },
-          },
-        },
+        response: { 200: api.webhooksResponse },
       },
     },
-    async () => ({ endpoints: (await endpoints.list()).map(endpointToJson) }),
+    async () => ({ endpoints: (await endpoints.list()).map(api.endpointToJson) }),
   );
 
   app.get(
@@ -398,13 +140,13 @@ export async function notificationRoutes(
       schema: {
         summary: 'One webhook endpoint',
         tags: TAG,
-        params: idParams,
-        response: { 200: endpointJson, 404: schemas.problem },
+        params: api.idParams,
+        response: { 200: api.endpointJson, 404: problem },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return endpointToJson(await endpoints.get(id));
+      return api.endpointToJson(await endpoints.get(id));
     },
   );
 
@@ -416,22 +158,12 @@ export async function notificationRoutes(
         description:
           '`enabled: true` re-enables an endpoint disabled after failures and forgets them.',
         tags: TAG,
-        params: idParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          minProperties: 1,
-          properties: {
-            url: webhookUrl,
-            event_types: eventTypes,
-            description: { type: ['string', 'null'], maxLength: 500 },
-            enabled: { type: 'boolean' },
-          },
-        },
-        response: { 200: endpointJson, 404: schemas.problem, 422: schemas.problem },
+        params: api.idParams,
+        body: api.webhookChangeBody,
+        response: { 200: api.endpointJson, 404: problem, 422: problem },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as {
         url?: string;
@@ -439,19 +171,13 @@ export async function notificationRoutes(
         description?: string | null;
         enabled?: boolean;
       };
-      try {
-        const endpoint = await endpoints.update(id, {
-          ...(body.url === undefined ? {} : { url: body.url }),
-          ...(body.event_types === undefined ? {} : { eventTypes: body.event_types }),
-          ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
-        });
-        return endpointToJson(endpoint);
-      } catch (error) {
-        const refused = refusedUrl(reply, error);
-        if (refused) return refused;
-        throw error;
-      }
+      const endpoint = await endpoints.update(id, {
+        ...(body.url === undefined ? {} : { url: body.url }),
+        ...(body.event_types === undefined ? {} : { eventTypes: body.event_types }),
+        ...(body.description === undefined ? {} : { description: body.description }),
+        ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
+      });
+      return api.endpointToJson(endpoint);
     },
   );
 
@@ -462,14 +188,14 @@ export async function notificationRoutes(
         summary:
           'Replace the signing secret; the old one also signs for WEBHOOK_SECRET_ROTATION_MS',
         tags: TAG,
-        params: idParams,
-        response: { 200: withSecret, 404: schemas.problem },
+        params: api.idParams,
+        response: { 200: api.withSecret, 404: problem },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       const { endpoint, secret } = await endpoints.rotateSecret(id);
-      return { ...endpointToJson(endpoint), secret };
+      return { ...api.endpointToJson(endpoint), secret };
     },
   );
 
@@ -479,8 +205,8 @@ export async function notificationRoutes(
       schema: {
         summary: 'Delete a webhook endpoint (its pending deliveries fail)',
         tags: TAG,
-        params: idParams,
-        response: { 204: { type: 'null', description: 'deleted' }, 404: schemas.problem },
+        params: api.idParams,
+        response: { 204: noContent('deleted'), 404: problem },
       },
     },
     async (request, reply) => {

@@ -4,6 +4,7 @@ import type { Metrics } from '../../observability/metrics.ts';
 import type { Broker } from '../../ports/broker.ts';
 import type { Database } from '../../ports/database.ts';
 import type { EventStore, StoreCounts } from '../../ports/event-store.ts';
+import * as api from '../api-schemas/operations.ts';
 import { sendProblem } from '../problem.ts';
 import { checkReadiness, dependencyProbes, notReadyProblem, stallReadiness } from '../readiness.ts';
 
@@ -33,7 +34,7 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
   const liveSchema = {
     summary: 'Liveness: the process answers',
     tags: ['operations'],
-    response: { 200: liveAnswer },
+    response: { 200: api.liveAnswer },
   };
   app.get('/health', { schema: liveSchema }, live);
   app.get('/healthz', { schema: { ...liveSchema, summary: 'Alias of /health' } }, live);
@@ -44,10 +45,7 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
       schema: {
         summary: 'Readiness: database and broker reachable',
         tags: ['operations'],
-        response: {
-          200: readyAnswer,
-          503: { description: 'Not ready: `checks` names the failing dependencies' },
-        },
+        response: { 200: api.readyAnswer, 503: api.notReady },
       },
     },
     async (_request, reply) => {
@@ -66,10 +64,7 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['operations'],
         response: {
-          200: {
-            description: 'Prometheus text exposition format 0.0.4',
-            content: { 'text/plain': { schema: { type: 'string' } } },
-          },
+          200: api.metricsText,
         },
       },
     },
@@ -87,7 +82,7 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
       schema: {
         summary: 'Counts, queue depth and rates as JSON',
         tags: ['operations'],
-        response: { 200: summaryAnswer },
+        response: { 200: api.summaryAnswer },
       },
     },
     async () => {
@@ -131,57 +126,6 @@ export async function operationsRoutes(app: FastifyInstance, options: Operations
     },
   );
 }
-
-const liveAnswer = {
-  type: 'object',
-  required: ['status', 'uptime_s'],
-  properties: { status: { type: 'string', enum: ['ok'] }, uptime_s: { type: 'integer' } },
-} as const;
-
-// Open objects: what readiness and the summary report grows (stalls, …) without a schema change.
-const readyAnswer = {
-  type: 'object',
-  additionalProperties: true,
-  required: ['status', 'checks'],
-  properties: {
-    status: { type: 'string', enum: ['ready'] },
-    checks: {
-      type: 'object',
-      description: 'each check: ok (or, in a 503, unavailable: <why>)',
-      additionalProperties: true,
-    },
-  },
-} as const;
-
-const perSecond = { type: 'number', description: 'per second since the previous read' } as const;
-
-const summaryAnswer = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    accepted: { type: 'integer' },
-    processed: { type: 'integer' },
-    failed: { type: 'integer', description: 'events retrying' },
-    dead_lettered: { type: 'integer' },
-    queue_depth: { type: 'integer', description: 'lag of the worker group, all partitions' },
-    rates_per_second: {
-      type: 'object',
-      properties: { accepted: perSecond, processed: perSecond, dead_lettered: perSecond },
-    },
-    partitions: {
-      type: 'array',
-      description: 'lag per partition',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: { partition: { type: 'integer' }, lag: { type: 'integer' } },
-      },
-    },
-    broker: { type: 'string' },
-    database: { type: 'string' },
-    started_at: { type: 'string', format: 'date-time' },
-  },
-} as const;
 
 const zeroCounts: StoreCounts = { accepted: 0, processed: 0, retrying: 0, deadLettered: 0 };
 

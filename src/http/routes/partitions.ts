@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StalledShard } from '../../app/stall-detector.ts';
+import { ErrorCodes } from '../../errors.ts';
 import type { Broker, ShardPosition } from '../../ports/broker.ts';
 import type { EventStore } from '../../ports/event-store.ts';
-import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
+import { problem } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/partitions.ts';
+import { problemOf, sendProblem } from '../problem.ts';
 
 export interface PartitionRoutesOptions {
   broker: Broker;
@@ -12,66 +14,6 @@ export interface PartitionRoutesOptions {
   workerGroup: string;
   stalls: () => readonly StalledShard[];
 }
-
-const partitionJson = {
-  type: 'object',
-  properties: {
-    partition: { type: 'integer' },
-    topic: { type: 'string', description: 'Kafka and Redis: the topic of this shard' },
-    committed_offset: { type: 'integer' },
-    lag: { type: 'integer' },
-    head_event_id: {
-      type: 'string',
-      description: 'the event at the head, where the broker can tell',
-    },
-    stalled: { type: 'boolean' },
-    stalled_for_s: { type: 'number' },
-  },
-} as const;
-
-const unblockBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['event_id'],
-  properties: {
-    event_id: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 1024,
-      description: 'the event expected at the head: nothing is done if another one is there',
-    },
-    topic: { type: 'string', maxLength: 256, description: 'Kafka and Redis: the shard’s topic' },
-    note: { type: 'string', maxLength: 1000, description: 'why, kept with the dead letter' },
-    dry_run: {
-      type: 'boolean',
-      default: false,
-      description: 'say what would be done; change nothing',
-    },
-  },
-} as const;
-
-interface UnblockBody {
-  event_id: string;
-  topic?: string;
-  note?: string;
-  dry_run: boolean;
-}
-
-const unblockResponse = {
-  type: 'object',
-  properties: {
-    dry_run: { type: 'boolean' },
-    partition: { type: 'integer' },
-    topic: { type: 'string' },
-    event_id: { type: 'string' },
-    generation: { type: 'integer' },
-    lag: { type: 'integer' },
-    stalled: { type: 'boolean' },
-    requested_by: { type: 'string' },
-    requested_at: { type: 'string' },
-    detail: { type: 'string' },
-  },
-} as const;
 
 /** Who an operator action is recorded as: the API key's name and id. */
 function operatorOf(request: FastifyRequest): string {
@@ -105,15 +47,7 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
       schema: {
         summary: "The processing workers' partitions: committed offset, lag, head, stalls",
         tags: ['operations'],
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              group: { type: 'string' },
-              partitions: { type: 'array', items: partitionJson },
-            },
-          },
-        },
+        response: { 200: api.listResponse },
       },
     },
     async () => ({
@@ -142,24 +76,20 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
           '(409 otherwise). The worker holding it dead-letters it at its next attempt, as ' +
           'reason "operator" with the API key that asked; it can be replayed like any dead letter.',
         tags: ['operations'],
-        params: {
-          type: 'object',
-          required: ['partition'],
-          properties: { partition: { type: 'integer', minimum: 0, maximum: 65535 } },
-        },
-        body: unblockBody,
+        params: api.partitionParams,
+        body: api.unblockBody,
         response: {
-          200: unblockResponse,
-          202: unblockResponse,
-          404: schemas.problem,
-          409: schemas.problem,
-          422: schemas.problem,
+          200: api.unblockResponse,
+          202: api.unblockResponse,
+          404: problem,
+          409: problem,
+          422: problem,
         },
       },
     },
     async (request, reply) => {
       const { partition } = request.params as { partition: number };
-      const body = request.body as UnblockBody;
+      const body = request.body as api.UnblockBody;
       const shards = (await view()).filter(
         ({ position }) =>
           position.partition === partition &&
@@ -169,7 +99,7 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
         const what = body.topic === undefined ? '' : ` of topic "${body.topic}"`;
         return sendProblem(
           reply,
-          problem(404, 'not-found', 'No such partition', `no partition ${partition}${what}`),
+          problemOf(ErrorCodes.NOT_FOUND, `no partition ${partition}${what}`, 'No such partition'),
         );
       }
       const waiting = shards.filter(({ position }) => position.lag > 0);
@@ -200,11 +130,10 @@ export async function partitionRoutes(app: FastifyInstance, options: PartitionRo
       if (record?.status === 'processed' || record?.status === 'dead_lettered') {
         return sendProblem(
           reply,
-          problem(
-            409,
-            'conflict',
-            'Event already done',
+          problemOf(
+            ErrorCodes.CONFLICT,
             `event "${body.event_id}" is ${record.status}`,
+            'Event already done',
           ),
         );
       }
@@ -250,5 +179,5 @@ function conflict(partition: number, expected: string, waiting: readonly ShardPo
       : heads.length > 0
         ? `the event at the head of partition ${partition} is ${heads.map((h) => `"${h}"`).join(', ')}, not "${expected}"`
         : `several topics of partition ${partition} wait; name the topic`;
-  return problem(409, 'conflict', 'Not the event at the head', detail);
+  return problemOf(ErrorCodes.CONFLICT, detail, 'Not the event at the head');
 }

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OutsideRetention, type ReplayService } from '../../app/replay/service.ts';
 import { REPLAY_TARGETS, type Replay } from '../../domain/replays.ts';
-import { ErrorCodes, HeraldError } from '../../errors.ts';
+import * as schemas from '../api-schemas/common.ts';
 import { problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
 
 /** Who a request acts as: its API key, or anonymous when keys are off (loopback). */
 export function actorOf(request: FastifyRequest): string {
@@ -173,12 +172,7 @@ export async function replayRoutes(app: FastifyInstance, options: { replays: Rep
       body.errors = [{ field: 'from', message: error.message }];
       return body;
     }
-    if (error instanceof HeraldError && error.code === ErrorCodes.VALIDATION) {
-      const field = typeof error.details.field === 'string' ? error.details.field : '(body)';
-      const body = problem(422, 'validation', 'Request is invalid', error.message);
-      body.errors = [{ field, message: error.message }];
-      return body;
-    }
+    // Anything else (a VALIDATION error naming its field, …) is answered by the error table.
     return undefined;
   };
 

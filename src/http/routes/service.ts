@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import * as api from '../api-schemas/operations.ts';
 
 /**
  * `GET /`: what this is and where to go, for a person who opens the address and for health
@@ -23,22 +24,7 @@ export async function serviceRoutes(app: FastifyInstance, options: { version: st
       schema: {
         summary: 'Service description: name, version and links to the docs, dashboard and health',
         tags: ['operations'],
-        response: {
-          200: {
-            type: 'object',
-            required: ['name', 'version', 'links'],
-            properties: {
-              name: { type: 'string' },
-              version: { type: 'string' },
-              description: { type: 'string' },
-              links: {
-                type: 'object',
-                additionalProperties: { type: 'string' },
-                description: 'Paths on this server',
-              },
-            },
-          },
-        },
+        response: { 200: api.serviceDescription },
       },
     },
     async () => description,

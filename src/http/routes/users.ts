@@ -1,25 +1,12 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../app/api-keys.ts';
-import {
-  NOTIFY_CHANNELS,
-  type RequestContext,
-  type UserInput,
-  type UserService,
-  type UserUpdate,
-} from '../../app/users.ts';
+import type { RequestContext, UserInput, UserService, UserUpdate } from '../../app/users.ts';
 import { grants } from '../../domain/api-keys.ts';
-import { POSTGRES_INTEGER_MAX } from '../../domain/postgres-limits.ts';
-import {
-  type Actor,
-  looksLikeSessionToken,
-  ROLES,
-  USER_LIMITS,
-  type User,
-} from '../../domain/users.ts';
+import { type Actor, looksLikeSessionToken, userEventView } from '../../domain/users.ts';
 import { ErrorCodes, HeraldError } from '../../errors.ts';
-import type { StoredSession } from '../../ports/user-store.ts';
-import { errorToProblem, type FieldError, type Problem, problem, sendProblem } from '../problem.ts';
-import * as schemas from '../schemas.ts';
+import { noContent, problem } from '../api-schemas/common.ts';
+import * as api from '../api-schemas/users.ts';
+import { bearerToken } from '../auth.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,107 +22,6 @@ export interface UserRoutesOptions {
 }
 
 const TAG = 'users';
-const REALM = 'Bearer realm="herald-users"';
-
-const userJson = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    username: { type: 'string' },
-    email: { type: 'string' },
-    full_name: { type: ['string', 'null'] },
-    age: { type: ['integer', 'null'] },
-    phone: { type: ['string', 'null'] },
-    role: { type: 'string', enum: [...ROLES] },
-    created_at: { type: 'string', format: 'date-time' },
-    updated_at: { type: 'string', format: 'date-time' },
-  },
-} as const;
-
-const userFields = {
-  username: {
-    type: 'string',
-    pattern: USER_LIMITS.usernamePattern,
-    description: '2–64 letters, digits, `_`, `.`, `-`; unique (case-insensitive)',
-  },
-  email: {
-    type: 'string',
-    format: 'email',
-    maxLength: USER_LIMITS.emailMaxLength,
-    description: 'Unique (case-insensitive)',
-  },
-  password: {
-    type: 'string',
-    minLength: USER_LIMITS.passwordMinLength,
-    maxLength: USER_LIMITS.passwordMaxLength,
-    writeOnly: true,
-  },
-  role: {
-    type: 'string',
-    enum: [...ROLES],
-    description: 'Defaults to user; only an admin may give or change a role, or make an admin',
-  },
-  age: { type: ['integer', 'null'], minimum: USER_LIMITS.ageMin, maximum: USER_LIMITS.ageMax },
-  full_name: { type: ['string', 'null'], maxLength: USER_LIMITS.fullNameMaxLength },
-  phone: {
-    type: ['string', 'null'],
-    pattern: USER_LIMITS.phonePattern,
-    description: 'E.164, for SMS notifications',
-  },
-} as const;
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const;
-
-const sessionJson = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    created_at: { type: 'string', format: 'date-time' },
-    expires_at: { type: 'string', format: 'date-time' },
-    last_seen_at: { type: ['string', 'null'], format: 'date-time' },
-    ip: { type: ['string', 'null'] },
-    user_agent: { type: ['string', 'null'] },
-    current: { type: 'boolean', description: 'the session this request was made with' },
-  },
-} as const;
-
-const preferencesJson = {
-  type: 'object',
-  description: 'Notification channels; false = opted out. A channel never set is on.',
-  properties: Object.fromEntries(NOTIFY_CHANNELS.map((c) => [c, { type: 'boolean' }])),
-} as const;
-
-const bearer = [{ bearerAuth: [] }];
-
-function toJson(user: User) {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    full_name: user.fullName,
-    age: user.age,
-    phone: user.phone,
-    role: user.role,
-    created_at: user.createdAt,
-    updated_at: user.updatedAt,
-  };
-}
-
-function sessionToJson(session: StoredSession, actor: Actor) {
-  return {
-    id: session.id,
-    created_at: session.createdAt,
-    expires_at: session.expiresAt,
-    last_seen_at: session.lastSeenAt,
-    ip: session.ip,
-    user_agent: session.userAgent,
-    current: session.id === actor.sessionId,
-  };
-}
 
 function contextOf(request: FastifyRequest): RequestContext {
   const agent = request.headers['user-agent'];
@@ -146,55 +32,12 @@ function contextOf(request: FastifyRequest): RequestContext {
   };
 }
 
-function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}
-
 /** The actor of a request that needs one; 401 without. */
 function actorOf(request: FastifyRequest): Actor {
   if (request.actor === undefined) {
     throw new HeraldError(ErrorCodes.UNAUTHENTICATED, 'log in: send Authorization: Bearer <token>');
   }
   return request.actor;
-}
-
-/** The user service's errors, as HTTP answers; the rest as everywhere else. */
-function userProblem(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  if (!(error instanceof HeraldError)) return errorToProblem(error, request);
-  const fieldOf = (e: HeraldError): FieldError[] | undefined => {
-    const field = e.details.field;
-    return typeof field === 'string' ? [{ field, message: e.message }] : undefined;
-  };
-  let body: Problem;
-  switch (error.code) {
-    case ErrorCodes.VALIDATION: {
-      body = problem(422, 'validation', 'Request is invalid', error.message);
-      const errors = (error.details.errors as FieldError[] | undefined) ?? fieldOf(error);
-      if (errors !== undefined) body.errors = errors;
-      return body;
-    }
-    case ErrorCodes.CONFLICT: {
-      body = problem(409, 'conflict', 'Conflict', error.message);
-      const errors = fieldOf(error);
-      if (errors !== undefined) body.errors = errors;
-      return body;
-    }
-    case ErrorCodes.UNAUTHENTICATED:
-      reply.header('www-authenticate', REALM);
-      return problem(401, 'unauthenticated', 'Not authenticated', error.message);
-    case ErrorCodes.FORBIDDEN:
-      return problem(403, 'forbidden', 'Forbidden', error.message);
-    case ErrorCodes.RATE_LIMITED: {
-      const retryAfterMs = Number(error.details.retryAfterMs ?? 1000);
-      reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-      return problem(429, 'rate-limited', 'Too many requests', error.message);
-    }
-    default:
-      return errorToProblem(error, request);
-  }
 }
 
 /**
@@ -236,12 +79,6 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     request.actor = { userId: `api-key:${principal.keyId}`, role: 'admin', sessionId: '' };
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = userProblem(error, request, reply);
-    if (body.status === 503) reply.header('retry-after', '1');
-    return sendProblem(reply, body);
-  });
-
   // The seed's clients call `/users/`; `/users` is the same collection.
   for (const url of ['/users/', '/users']) {
     const hide = url === '/users';
@@ -252,20 +89,14 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
           hide,
           summary: 'Users: every user for an admin, only yourself otherwise',
           tags: [TAG],
-          security: bearer,
-          querystring: {
-            type: 'object',
-            properties: {
-              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-              offset: { type: 'integer', minimum: 0, maximum: POSTGRES_INTEGER_MAX, default: 0 },
-            },
-          },
-          response: { 200: { type: 'array', items: userJson }, 401: schemas.problem },
+          security: api.bearer,
+          querystring: api.listQuery,
+          response: { 200: api.listResponse, 401: problem },
         },
       },
       async (request) => {
         const { limit, offset } = request.query as { limit: number; offset: number };
-        return (await users.list(actorOf(request), limit, offset)).map(toJson);
+        return (await users.list(actorOf(request), limit, offset)).map(userEventView);
       },
     );
 
@@ -276,27 +107,8 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
           hide,
           summary: 'Create a user (sign-up when USERS_OPEN_REGISTRATION is on; admins always)',
           tags: [TAG],
-          body: {
-            type: 'object',
-            required: ['username', 'email', 'password'],
-            properties: userFields,
-            examples: [
-              {
-                username: 'john_doe',
-                email: 'john@example.com',
-                password: 'SecurePass123',
-                role: 'user',
-                age: 25,
-                full_name: 'John Doe',
-              },
-            ],
-          },
-          response: {
-            201: userJson,
-            403: schemas.problem,
-            409: schemas.problem,
-            422: schemas.problem,
-          },
+          body: api.createBody,
+          response: { 201: api.userJson, 403: problem, 409: problem, 422: problem },
         },
       },
       async (request, reply) => {
@@ -305,7 +117,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
           request.actor,
           contextOf(request),
         );
-        return reply.code(201).header('location', `/users/${user.id}`).send(toJson(user));
+        return reply.code(201).header('location', `/users/${user.id}`).send(userEventView(user));
       },
     );
   }
@@ -323,35 +135,8 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
           'it waits, except from an address it logged in from. An attempt during a wait is 429 ' +
           'with Retry-After whatever the password, and does not count.',
         tags: [TAG],
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          properties: {
-            username: {
-              type: 'string',
-              minLength: 1,
-              maxLength: 254,
-              description: 'username or email',
-            },
-            password: { type: 'string', minLength: 1, maxLength: USER_LIMITS.passwordMaxLength },
-          },
-          examples: [{ username: 'john_doe', password: 'SecurePass123' }],
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              access_token: { type: 'string' },
-              token_type: { type: 'string', enum: ['bearer'] },
-              session_id: { type: 'string' },
-              expires_at: { type: 'string', format: 'date-time' },
-              user: userJson,
-            },
-          },
-          401: schemas.problem,
-          422: schemas.problem,
-          429: schemas.problem,
-        },
+        body: api.loginBody,
+        response: { 200: api.loginResponse, 401: problem, 422: problem, 429: problem },
       },
     },
     async (request) => {
@@ -362,7 +147,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
         token_type: 'bearer',
         session_id: result.session.id,
         expires_at: result.session.expiresAt,
-        user: toJson(result.user),
+        user: userEventView(result.user),
       };
     },
   );
@@ -373,8 +158,8 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Log out: revokes the session this request is made with',
         tags: [TAG],
-        security: bearer,
-        response: { 204: { type: 'null', description: 'logged out' }, 401: schemas.problem },
+        security: api.bearer,
+        response: { 204: noContent('logged out'), 401: problem },
       },
     },
     async (request, reply) => {
@@ -389,19 +174,14 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'A user (admins: anyone; others: only themselves)',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        response: {
-          200: userJson,
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        response: { 200: api.userJson, ...api.userProblems },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return toJson(await users.get(actorOf(request), id));
+      return userEventView(await users.get(actorOf(request), id));
     },
   );
 
@@ -414,27 +194,15 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
           'Only the fields sent change; null clears full_name, age or phone. A new password ' +
           'revokes every other session of the user.',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        body: {
-          type: 'object',
-          minProperties: 1,
-          properties: userFields,
-          examples: [{ username: 'john_updated', email: 'john.updated@example.com' }],
-        },
-        response: {
-          200: userJson,
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-          409: schemas.problem,
-          422: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        body: api.updateBody,
+        response: { 200: api.userJson, ...api.userProblems, 409: problem, 422: problem },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return toJson(
+      return userEventView(
         await users.update(actorOf(request), id, request.body as UserUpdate, contextOf(request)),
       );
     },
@@ -446,15 +214,9 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Delete a user (admins: anyone; users: themselves), with its sessions',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        response: {
-          204: { type: 'null', description: 'deleted' },
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-          409: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        response: { 204: noContent('deleted'), ...api.userProblems, 409: problem },
       },
     },
     async (request, reply) => {
@@ -470,20 +232,16 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Live sessions of a user (yourself, or anyone for an admin)',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        response: {
-          200: { type: 'object', properties: { sessions: { type: 'array', items: sessionJson } } },
-          401: schemas.problem,
-          403: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        response: { 200: api.sessionsResponse, 401: problem, 403: problem },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       const actor = actorOf(request);
       const sessions = await users.sessions(actor, id);
-      return { sessions: sessions.map((s) => sessionToJson(s, actor)) };
+      return { sessions: sessions.map((s) => api.sessionToJson(s, actor)) };
     },
   );
 
@@ -493,21 +251,9 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Revoke a session (yours, or anyone’s for an admin); it stops working at once',
         tags: [TAG],
-        security: bearer,
-        params: {
-          type: 'object',
-          required: ['id', 'session_id'],
-          properties: {
-            id: idParams.properties.id,
-            session_id: { type: 'string', minLength: 1, maxLength: 64 },
-          },
-        },
-        response: {
-          204: { type: 'null', description: 'revoked' },
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.sessionParams,
+        response: { 204: noContent('revoked'), ...api.userProblems },
       },
     },
     async (request, reply) => {
@@ -523,14 +269,9 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Notification opt-outs of a user, per channel',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        response: {
-          200: preferencesJson,
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        response: { 200: api.preferences, ...api.userProblems },
       },
     },
     async (request) => {
@@ -545,21 +286,10 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       schema: {
         summary: 'Turn notification channels on or off; channels not sent keep their setting',
         tags: [TAG],
-        security: bearer,
-        params: idParams,
-        body: {
-          ...preferencesJson,
-          minProperties: 1,
-          additionalProperties: false,
-          examples: [{ sms: false }],
-        },
-        response: {
-          200: preferencesJson,
-          401: schemas.problem,
-          403: schemas.problem,
-          404: schemas.problem,
-          422: schemas.problem,
-        },
+        security: api.bearer,
+        params: api.idParams,
+        body: api.preferencesBody,
+        response: { 200: api.preferences, ...api.userProblems, 422: problem },
       },
     },
     async (request) => {

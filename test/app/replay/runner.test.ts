@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { defaultStages, type Stage } from '../../../src/app/pipeline.ts';
-import type { RunningPlatform } from '../../../src/platform.ts';
+import type { RunningPlatform } from '../../../src/platform/start.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { startFakeHttp, status } from '../../helpers/fake-http.ts';
 import { type Cleanup, getJson, postJson, startTestPlatform } from '../../helpers/platform.ts';

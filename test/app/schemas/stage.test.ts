@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
-import { type Roles, startPlatform } from '../../../src/platform.ts';
+import { type Roles, startPlatform } from '../../../src/platform/start.ts';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../../helpers/databases.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { getJson, postJson } from '../../helpers/platform.ts';

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { runClientCommand } from '../../../src/cli/commands/index.ts';
 import { keysCommand } from '../../../src/cli/commands/keys.ts';
 import { postJson, startTestPlatform } from '../../helpers/platform.ts';
-import { deadUrl, herald } from './run-cli.ts';
+import { deadUrl, herald, runInProcess } from './run-cli.ts';
 
 // Starting a Node process can take long on a loaded machine; these are not timing tests.
 const CLI_TIMEOUT_MS = 90_000;
@@ -16,23 +14,8 @@ async function securedPlatform(t: Parameters<typeof startTestPlatform>[0]) {
 }
 
 /** Runs `herald keys` in this process, capturing what it writes. */
-async function keys(argv: string[], env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const code = await runClientCommand(keysCommand, argv, {
-    stdout: sink((text) => (stdout += text)),
-    stderr: sink((text) => (stderr += text)),
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const keys = (argv: string[], env: Record<string, string | undefined> = {}) =>
+  runInProcess(keysCommand, argv, env);
 
 test('herald keys create prints a working key once; list shows it without the secret; revoke stops it', async (t) => {
   const { url } = await securedPlatform(t);

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { type ClientCommand, runClientCommand } from '../../../src/cli/commands/index.ts';
 
 const HERALD = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));
 
@@ -32,6 +34,32 @@ export function herald(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs a client command in this process, as `herald <command> …argv` would, capturing what
+ * it writes: no process start per call (the real binary is `herald` above).
+ */
+export async function runInProcess(
+  command: ClientCommand,
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (text: string) => void) =>
+    new Writable({
+      write(chunk, _encoding, done) {
+        append(String(chunk));
+        done();
+      },
+    });
+  const code = await runClientCommand(command, argv, {
+    stdout: sink((text) => (stdout += text)),
+    stderr: sink((text) => (stderr += text)),
+    env,
+  });
+  return { code, stdout, stderr };
 }
 
 /** A local URL nothing listens on: a port that was free a moment ago. */

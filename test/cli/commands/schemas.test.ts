@@ -2,35 +2,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { runClientCommand } from '../../../src/cli/commands/index.ts';
 import { schemasCommand } from '../../../src/cli/commands/schemas.ts';
 import { startTestPlatform } from '../../helpers/platform.ts';
-import { herald } from './run-cli.ts';
+import { herald, runInProcess } from './run-cli.ts';
 
 const ADMIN_KEY = 'test-admin-key-of-at-least-32-characters';
 // Starting a Node process can take long on a loaded machine; these are not timing tests.
 const CLI_TIMEOUT_MS = 90_000;
 
 /** Runs `herald schemas` in this process, capturing what it writes. */
-async function schemas(argv: string[], env: Record<string, string | undefined>) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const code = await runClientCommand(schemasCommand, argv, {
-    stdout: sink((text) => (stdout += text)),
-    stderr: sink((text) => (stderr += text)),
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const schemas = (argv: string[], env: Record<string, string | undefined>) =>
+  runInProcess(schemasCommand, argv, env);
 
 test('herald schemas puts versions, refuses a breaking one naming the break, lists, gets, diffs and deprecates', async (t) => {
   const { url } = await startTestPlatform(

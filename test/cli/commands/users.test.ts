@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { runClientCommand } from '../../../src/cli/commands/index.ts';
 import { usersCommand } from '../../../src/cli/commands/users.ts';
 import { postJson, startTestPlatform } from '../../helpers/platform.ts';
-import { herald } from './run-cli.ts';
+import { herald, runInProcess } from './run-cli.ts';
 
 // Starting a Node process can take long on a loaded machine; these are not timing tests.
 const CLI_TIMEOUT_MS = 90_000;
@@ -12,23 +10,8 @@ const CLI_TIMEOUT_MS = 90_000;
 const ADMIN_KEY = 'test-admin-key-of-at-least-32-characters';
 
 /** Runs `herald users` in this process (no process start per call), capturing its output. */
-async function users(argv: string[], env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const code = await runClientCommand(usersCommand, argv, {
-    stdout: sink((text) => (stdout += text)),
-    stderr: sink((text) => (stderr += text)),
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const users = (argv: string[], env: Record<string, string | undefined> = {}) =>
+  runInProcess(usersCommand, argv, env);
 
 const login = (url: string, username: string, password: string) =>
   postJson(`${url}/users/login`, { username, password });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WORKER_GROUP } from '../../../src/platform.ts';
+import { WORKER_GROUP } from '../../../src/platform/consumer-groups.ts';
 import type { Database } from '../../../src/ports/database.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { getJson, postJson, startTestPlatform } from '../../helpers/platform.ts';

@@ -11,7 +11,7 @@ import type {
   ShardPosition,
 } from '../../../ports/broker.ts';
 import type { Database } from '../../../ports/database.ts';
-import { PollingSlots } from '../polling-slots.ts';
+import { PollingConsumer } from '../polling-slots.ts';
 import { PostgresBrokerLog } from './log.ts';
 import * as sql from './sql.ts';
 
@@ -169,16 +169,13 @@ export class PostgresBroker implements Broker {
   }
 }
 
-class PostgresConsumer implements Consumer {
+class PostgresConsumer extends PollingConsumer {
   readonly #db: Database;
   readonly #broker: PostgresBrokerOptions;
   readonly #partitionCount: number;
   readonly #options: ConsumerOptions;
-  readonly #published: EventEmitter;
   readonly #topics: Set<string>;
   readonly #owned = new Set<number>();
-  readonly #slots: PollingSlots;
-  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(
     db: Database,
@@ -187,42 +184,21 @@ class PostgresConsumer implements Consumer {
     published: EventEmitter,
     partitionCount: number,
   ) {
+    super();
     this.#db = db;
     this.#broker = broker;
     this.#partitionCount = partitionCount;
     this.#options = options;
-    this.#published = published;
     this.#topics = new Set(options.topics);
-    // Renews the leases of partitions being worked on, so a slow batch is not taken over.
-    this.#heartbeat = setInterval(
-      () => {
-        if (this.#owned.size === 0) return;
-        this.#db
-          .query(sql.renewLeases, [
-            options.group,
-            options.consumerId,
-            broker.leaseMs,
-            [...this.#owned],
-          ])
-          .catch((error: unknown) => options.onError?.(error));
-      },
-      Math.max(50, Math.floor(broker.leaseMs / 3)),
-    );
-    this.#heartbeat.unref();
-    this.#slots = new PollingSlots({
-      concurrency: options.concurrency,
-      pollMs: broker.pollMs,
-      work: () => this.#workPartitions(),
-      onError: options.onError,
-    });
-    this.#published.on('published', this.#slots.wake);
-    this.#slots.start();
+    this.startPolling(options, broker, published);
   }
 
-  async stop(): Promise<void> {
-    await this.#slots.stop();
-    clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#slots.wake);
+  protected renewLeases(): void {
+    if (this.#owned.size === 0) return;
+    const { group, consumerId, onError } = this.#options;
+    this.#db
+      .query(sql.renewLeases, [group, consumerId, this.#broker.leaseMs, [...this.#owned]])
+      .catch((error: unknown) => onError?.(error));
   }
 
   /**
@@ -232,7 +208,7 @@ class PostgresConsumer implements Consumer {
    * load spread over every partition is not served one partition per round trip. False when
    * idle.
    */
-  async #workPartitions(): Promise<boolean> {
+  protected async work(): Promise<boolean> {
     const { group, consumerId, batchSize, handler, concurrency } = this.#options;
     const share = Math.max(1, Math.ceil(this.#partitionCount / Math.max(1, concurrency)));
     const claims = await this.#db.query<{
@@ -260,7 +236,7 @@ class PostgresConsumer implements Consumer {
       const batch = rows.map(toDelivered);
       const wanted = batch.filter((m) => this.#topics.has(m.topic));
       // A batch claimed as stop() was called is not in flight yet: release it unhandled.
-      const handing = wanted.length > 0 && !this.#slots.stopping.aborted;
+      const handing = wanted.length > 0 && !this.stopping;
       const outcome = handing ? await handler(wanted) : { handled: 0 };
       const handled = Math.min(Math.max(outcome.handled, 0), wanted.length);
       // Each partition commits past everything it delivered (skipped topics too) up to its

@@ -13,8 +13,9 @@ import type {
   PublishResult,
   ShardPosition,
 } from '../../../ports/broker.ts';
+import { handOver } from '../batch-handler.ts';
 import { acceptedAtOf, decodeObject } from '../decode.ts';
-import { PollingSlots } from '../polling-slots.ts';
+import { PollingConsumer } from '../polling-slots.ts';
 import { RedisBrokerLog } from './log.ts';
 import * as redis from './scripts.ts';
 
@@ -88,9 +89,11 @@ export class RedisBroker implements Broker {
       return new RedisBroker(client, full, stored > 0 ? stored : full.partitions);
     } catch (error) {
       client.disconnect();
-      throw new Error(`Redis at ${redactUrl(full.url)} cannot be reached: ${String(error)}`, {
-        cause: error,
-      });
+      throw new HeraldError(
+        ErrorCodes.BROKER_UNAVAILABLE,
+        `Redis at ${redactUrl(full.url)} cannot be reached: ${String(error)}`,
+        { cause: error, retryable: true },
+      );
     }
   }
 
@@ -267,16 +270,13 @@ interface Shard {
   lease: string;
 }
 
-class RedisConsumer implements Consumer {
+class RedisConsumer extends PollingConsumer {
   readonly #broker: RedisBroker;
   readonly #config: Required<RedisBrokerOptions>;
   readonly #options: ConsumerOptions;
-  readonly #published: EventEmitter;
   readonly #shards: Shard[];
   readonly #keys: string[];
   readonly #owned = new Set<Shard>();
-  readonly #slots: PollingSlots;
-  readonly #heartbeat: NodeJS.Timeout;
   // Where the next claim starts looking, so every shard gets its turn.
   #cursor = Math.floor(Math.random() * 1_000_000);
 
@@ -286,10 +286,10 @@ class RedisConsumer implements Consumer {
     options: ConsumerOptions,
     published: EventEmitter,
   ) {
+    super();
     this.#broker = broker;
     this.#config = config;
     this.#options = options;
-    this.#published = published;
     this.#shards = options.topics.flatMap((topic) =>
       Array.from({ length: broker.partitionCount }, (_, partition) => ({
         topic,
@@ -299,36 +299,20 @@ class RedisConsumer implements Consumer {
       })),
     );
     this.#keys = this.#shards.flatMap((s) => [s.stream, s.lease]);
-    // Renews the leases of shards being worked on, so a slow batch is not taken over.
-    this.#heartbeat = setInterval(
-      () => {
-        for (const shard of this.#owned) {
-          broker
-            .script(redis.renewLease, [shard.lease], [options.consumerId, config.leaseMs])
-            .catch((error: unknown) => options.onError?.(error));
-        }
-      },
-      Math.max(50, Math.floor(config.leaseMs / 3)),
-    );
-    this.#heartbeat.unref();
-    this.#slots = new PollingSlots({
-      concurrency: options.concurrency,
-      pollMs: config.pollMs,
-      work: () => this.#workOneShard(),
-      onError: options.onError,
-    });
-    this.#published.on('published', this.#slots.wake);
-    this.#slots.start();
+    this.startPolling(options, config, published);
   }
 
-  async stop(): Promise<void> {
-    await this.#slots.stop();
-    clearInterval(this.#heartbeat);
-    this.#published.off('published', this.#slots.wake);
+  protected renewLeases(): void {
+    const { consumerId, onError } = this.#options;
+    for (const shard of this.#owned) {
+      this.#broker
+        .script(redis.renewLease, [shard.lease], [consumerId, this.#config.leaseMs])
+        .catch((error: unknown) => onError?.(error));
+    }
   }
 
   /** Claims one shard with work, hands a batch of it to the handler, acks. False when idle. */
-  async #workOneShard(): Promise<boolean> {
+  protected async work(): Promise<boolean> {
     const { group, consumerId, batchSize, handler } = this.#options;
     const start = this.#cursor++ % this.#shards.length;
     const claimed = (await this.#broker.script(redis.claimBatch, this.#keys, [
@@ -345,26 +329,21 @@ class RedisConsumer implements Consumer {
     if (shard === undefined) throw new Error(`Redis returned an unknown shard ${index}`);
     this.#owned.add(shard);
     const batch = entries.map((entry) => toDelivered(shard, entry));
-    let handled = 0;
-    let retryAfterMs = 0;
-    try {
-      const outcome = await handler(batch);
-      handled = Math.min(Math.max(outcome.handled, 0), batch.length);
-      retryAfterMs = handled < batch.length ? (outcome.retryAfterMs ?? 0) : 0;
-    } catch (error) {
-      this.#options.onError?.(error);
-      retryAfterMs = this.#config.pollMs * 10;
-    } finally {
-      this.#owned.delete(shard);
-      const ids = entries.slice(0, handled).map(([id]) => id);
-      await this.#broker
-        .script(
-          redis.ackAndRelease,
-          [shard.stream, shard.lease],
-          [group, consumerId, retryAfterMs, this.#config.retainLog ? 'keep' : 'trim', ...ids],
-        )
-        .catch((error: unknown) => this.#options.onError?.(error));
-    }
+    const { handled, retryAfterMs } = await handOver(
+      handler,
+      batch,
+      this.#options.onError,
+      this.#config.pollMs * 10,
+    );
+    this.#owned.delete(shard);
+    const ids = entries.slice(0, handled).map(([id]) => id);
+    await this.#broker
+      .script(
+        redis.ackAndRelease,
+        [shard.stream, shard.lease],
+        [group, consumerId, retryAfterMs, this.#config.retainLog ? 'keep' : 'trim', ...ids],
+      )
+      .catch((error: unknown) => this.#options.onError?.(error));
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import { ErrorCodes, HeraldError } from '../../../errors.ts';
 import type { StructureDescriptors, StructureToolkit } from '../../../ports/llm.ts';
 
 interface RdkitMol {
@@ -14,10 +15,10 @@ interface RdkitModule {
   version(): string;
 }
 
-/** Why a structure has no descriptors: the SMILES is unreadable (not retryable). */
-export class StructureError extends Error {
+/** Why a structure has no descriptors: the SMILES is unreadable (VALIDATION, not retryable). */
+export class StructureError extends HeraldError {
   constructor(message: string) {
-    super(message);
+    super(ErrorCodes.VALIDATION, message, { details: { field: 'data.smiles' } });
     this.name = 'StructureError';
   }
 }

@@ -100,7 +100,7 @@ export class OpenAiCompatibleClient implements LlmClient {
         attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': this.model },
       },
       async (span) => {
-        const response = await this.#complete(request);
+        const response = await this.#post(request);
         span?.setAttributes({
           'gen_ai.response.model': response.model,
           'gen_ai.usage.input_tokens': response.usage.promptTokens,
@@ -111,7 +111,8 @@ export class OpenAiCompatibleClient implements LlmClient {
     );
   }
 
-  async #complete(request: ChatRequest): Promise<ChatResponse> {
+  /** The HTTP call: the request, and its answer or failure classified (LlmError). */
+  async #post(request: ChatRequest): Promise<ChatResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
     // The provider (or a gateway in front of it) may continue the trace.

@@ -9,6 +9,7 @@ import type {
 import type { Database } from '../../../ports/database.ts';
 import type { ChemistryAnswer, MoleculeFacts } from '../../../ports/llm.ts';
 import * as sql from './agents-sql.ts';
+import { readSnapshot } from './snapshot-sql.ts';
 
 interface RunRow {
   run_id: number;
@@ -141,7 +142,7 @@ export class PostgresAgentStore implements AgentStore {
     // One snapshot: read statement by statement, a run recorded between them showed up in
     // the runs but not as the latest result.
     const { event, latest, runRows } = await this.#db.transaction(async (tx) => {
-      await tx.query(sql.readSnapshot);
+      await tx.query(readSnapshot);
       const [event] = await tx.query<{
         event_id: string;
         payload: Record<string, unknown>;

@@ -55,6 +55,3 @@ export const moleculeEvents = `
   WHERE topic = 'chemical' AND key = $1
   ORDER BY processed_at DESC, event_id DESC
   LIMIT 1`;
-
-/** The first statement of a transaction whose reads must agree with each other. */
-export const readSnapshot = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';

@@ -245,7 +245,7 @@ export const funnelStepEventsNulSeparated = `
  * funnelStepEvents beside sealed segments (migration 007): users the sealer has numbered come
  * as `numbers` (int4, big-endian) with `numbered_times`, the others as NUL-separated UTF-8
  * `users` with `times`, so that a user is the same key in raw events and in segments. Read in
- * the segments' snapshot (funnelSnapshot): a user in a segment has its number here too.
+ * the segments' snapshot (snapshot-sql.ts): a user in a segment has its number here too.
  */
 export const funnelStepEventsNumbered = `
   SELECT string_agg(textsend(e.user_id), '\\x00'::bytea) FILTER (WHERE u.num IS NULL) AS users,
@@ -256,9 +256,6 @@ export const funnelStepEventsNumbered = `
   FROM processed_events e LEFT JOIN analytics_user_numbers u ON u.user_id = e.user_id
   WHERE e.event_type = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3
     AND e.user_id IS NOT NULL`;
-
-/** A funnel's reads beside sealed segments share one snapshot (see the reader's funnel). */
-export const funnelSnapshot = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 
 /**
  * The sealed segments of types $1 in hours [$2, $3) that still hold every event of their hour

@@ -235,7 +235,7 @@ function deadLetterParams(filter: DeadLetterFilter): unknown[] {
   ];
 }
 
-/** The event store on PostgreSQL (server or PGlite): one multi-row statement per batch. */
+/** The event store on PostgreSQL: one multi-row statement per batch. */
 export class PostgresEventStore implements EventStore {
   readonly #db: Database;
   readonly #logInDatabase: boolean;

@@ -1,3 +1,4 @@
+import { ErrorCodes, HeraldError, sqlStateOf } from '../../../errors.ts';
 import type { Database } from '../../../ports/database.ts';
 import type {
   AttemptOutcome,
@@ -246,13 +247,22 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   async addPushSubscription(s: StoredPushSubscription): Promise<void> {
-    await this.#db.query(sql.addPushSubscription, [
-      s.id,
-      s.userId,
-      s.endpoint,
-      s.keys.p256dh,
-      s.keys.auth,
-    ]);
+    try {
+      await this.#db.query(sql.addPushSubscription, [
+        s.id,
+        s.userId,
+        s.endpoint,
+        s.keys.p256dh,
+        s.keys.auth,
+      ]);
+    } catch (error) {
+      // 23503 (foreign_key_violation): the user does not exist.
+      if (sqlStateOf(error) !== '23503') throw error;
+      throw new HeraldError(ErrorCodes.VALIDATION, 'no such user', {
+        cause: error,
+        details: { field: 'user_id' },
+      });
+    }
   }
 
   async removePushSubscription(endpoint: string): Promise<void> {

@@ -12,7 +12,7 @@ interface OutboxRow {
   headers: Record<string, string>;
 }
 
-/** The transactional outbox in PostgreSQL (server or PGlite), read by the relay. */
+/** The transactional outbox in PostgreSQL, read by the relay. */
 export class PostgresOutboxStore implements OutboxStore {
   readonly #db: Database;
 

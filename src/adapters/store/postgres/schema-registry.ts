@@ -76,7 +76,7 @@ function toVersion(row: VersionRow): SchemaVersionRecord {
   };
 }
 
-/** The schema registry in PostgreSQL (server or PGlite). */
+/** The schema registry in PostgreSQL. */
 export class PostgresSchemaRegistryStore implements SchemaRegistryStore {
   readonly #db: Database;
 

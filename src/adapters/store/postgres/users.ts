@@ -92,7 +92,7 @@ async function writeEvent(tx: SqlExecutor, event: OutboxEvent): Promise<void> {
   ]);
 }
 
-/** Users, sessions and the outbox in PostgreSQL (server or PGlite). */
+/** Users, sessions and the outbox in PostgreSQL. */
 export class PostgresUserStore implements UserStore {
   readonly #db: Database;
 

@@ -10,7 +10,7 @@ import { Admin } from '@platformatic/kafka';
 import { KafkaBroker } from '../../../../src/adapters/brokers/kafka/broker.ts';
 import { loadConfig } from '../../../../src/config.ts';
 import { createLogger } from '../../../../src/observability/logger.ts';
-import { startPlatform } from '../../../../src/platform.ts';
+import { startPlatform } from '../../../../src/platform/start.ts';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../../../helpers/databases.ts';
 import type { Cleanup } from '../../../helpers/platform.ts';
 

@@ -7,10 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  PostgresAnalyticsReader,
-  usersByReach,
-} from '../../../../src/adapters/store/postgres/analytics-reader.ts';
+import { PostgresAnalyticsReader } from '../../../../src/adapters/store/postgres/analytics-reader.ts';
 import * as analyticsSql from '../../../../src/adapters/store/postgres/analytics-sql.ts';
 import { PostgresEventStore } from '../../../../src/adapters/store/postgres/event-store.ts';
 import { PostgresFunnelSealer } from '../../../../src/adapters/store/postgres/funnel-sealer.ts';
@@ -18,6 +15,7 @@ import { coverRange, stepsReached } from '../../../../src/domain/analytics.ts';
 import type { Database } from '../../../../src/ports/database.ts';
 import type { ProcessedEvent } from '../../../../src/ports/event-store.ts';
 import { describeEachDatabase } from '../../../helpers/databases.ts';
+import { referenceFunnel, sorted } from '../../../helpers/reference-funnel.ts';
 
 const t = (iso: string) => Date.parse(iso);
 
@@ -74,53 +72,6 @@ function chemical(
     offset: offset++,
   };
 }
-
-/** A funnel event of the reference below: a user, the index of its step, a time in ms. */
-interface StepEvent {
-  user: string;
-  step: number;
-  at: number;
-}
-
-/**
- * The funnel as its definition reads, one entry at a time: each first-step event in
- * [from, to) is an entry; from it each next step is the user's earliest event of that type at
- * or after the previous step and no later than the window after the entry; a user counts by
- * their best entry. Answers how many users completed exactly n steps.
- */
-function referenceFunnel(
-  events: readonly StepEvent[],
-  stepCount: number,
-  windowMs: number,
-  entry: { from: number; to: number },
-): Map<number, number> {
-  const best = new Map<string, number>();
-  for (const start of events) {
-    if (start.step !== 0 || start.at < entry.from || start.at >= entry.to) continue;
-    let reached = 1;
-    let previous = start.at;
-    for (let step = 1; step < stepCount; step += 1) {
-      const next = events
-        .filter(
-          (e) =>
-            e.user === start.user &&
-            e.step === step &&
-            e.at >= previous &&
-            e.at <= start.at + windowMs,
-        )
-        .reduce((earliest, e) => Math.min(earliest, e.at), Number.POSITIVE_INFINITY);
-      if (next === Number.POSITIVE_INFINITY) break;
-      previous = next;
-      reached += 1;
-    }
-    best.set(start.user, Math.max(best.get(start.user) ?? 0, reached));
-  }
-  const byReach = new Map<number, number>();
-  for (const reached of best.values()) byReach.set(reached, (byReach.get(reached) ?? 0) + 1);
-  return byReach;
-}
-
-const sorted = (map: ReadonlyMap<number, number>) => [...map].sort(([a], [b]) => a - b);
 
 /** Shuffles a copy (Fisher-Yates) with a seeded generator, so a failure can be replayed. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -798,87 +749,4 @@ describeEachDatabase('analytics rollups', (factory) => {
       { numRuns: 120, seed: 55 },
     );
   });
-});
-
-test('usersByReach agrees with the reference on large random sets with microsecond times', async () => {
-  // No database: many users and events, times in microseconds after `from`, as the reader
-  // hands them over (entries already within the range).
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(
-        fc.record({
-          user: fc.integer({ min: 0, max: 30 }),
-          step: fc.integer({ min: 0, max: 3 }),
-          at: fc.integer({ min: 0, max: 2000 }),
-        }),
-        { minLength: 20, maxLength: 300 },
-      ),
-      fc.integer({ min: 0, max: 600 }),
-      fc.constantFrom('ids', 'numbers', 'mixed'),
-      async (events, windowMicros, identities) => {
-        const entries = events.filter((e) => e.step > 0 || e.at < 1000);
-        // As the reader hands users over: ids, the sealer's numbers (some beyond the typed
-        // array's reach), or both in one funnel (each user one or the other).
-        const who = (user: number): string | number =>
-          identities === 'ids' || (identities === 'mixed' && user % 3 === 0)
-            ? `u${user}`
-            : user % 2 === 0
-              ? user
-              : 2 ** 22 + user;
-        const byStep = [0, 1, 2, 3].map((step) => {
-          const mine = entries.filter((e) => e.step === step);
-          return {
-            users: mine.map((e) => who(e.user)),
-            times: Float64Array.from(mine, (e) => e.at),
-          };
-        });
-        const expected = referenceFunnel(
-          entries.map((e) => ({ user: `u${e.user}`, step: e.step, at: e.at })),
-          4,
-          windowMicros,
-          { from: 0, to: 1000 },
-        );
-        assert.deepEqual(sorted(await usersByReach(byStep, windowMicros)), sorted(expected));
-      },
-    ),
-    { numRuns: 450, seed: 7 },
-  );
-});
-
-test('usersByReach keeps tens of thousands of events (several storage chunks) without losing one', async () => {
-  // 5,000 users with 12 events each, every hundredth with 60 (sorted another way than a
-  // handful) and a narrow window; the reference runs user by user to stay fast.
-  const rand = fc.sample(fc.integer({ min: 0, max: 2 ** 30 }), { numRuns: 60_000, seed: 11 });
-  let next = 0;
-  const draw = (n: number) => (rand[next++ % rand.length] as number) % n;
-  const events: StepEvent[] = [];
-  for (let user = 0; user < 5000; user += 1) {
-    for (let i = 0; i < (user % 100 === 0 ? 60 : 12); i += 1) {
-      const span = user % 100 === 0 ? 6_000 : 5_000;
-      events.push({ user: `u${user}`, step: draw(3), at: draw(span) });
-    }
-  }
-  const entry = { from: 0, to: 2_500 };
-  const windowMicros = 150;
-  const inRange = events.filter((e) => e.step > 0 || e.at < entry.to);
-  // Half the users by number, as sealed segments hand them over: the reader's typed array of
-  // numbers grows several times on the way to 5,000.
-  const identity = (user: string) =>
-    Number(user.slice(1)) % 2 === 0 ? user : Number(user.slice(1));
-  const byStep = [0, 1, 2].map((step) => {
-    const mine = inRange.filter((e) => e.step === step);
-    return {
-      users: mine.map((e) => identity(e.user)),
-      times: Float64Array.from(mine, (e) => e.at),
-    };
-  });
-  const byUser = Map.groupBy(inRange, (e) => e.user);
-  const expected = new Map<number, number>();
-  for (const mine of byUser.values()) {
-    for (const [n, users] of referenceFunnel(mine, 3, windowMicros, entry)) {
-      expected.set(n, (expected.get(n) ?? 0) + users);
-    }
-  }
-  assert.ok(inRange.length > 3 * 16_384);
-  assert.deepEqual(sorted(await usersByReach(byStep, windowMicros)), sorted(expected));
 });

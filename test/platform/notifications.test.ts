@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { loadConfig } from '../src/config.ts';
-import { ErrorCodes, HeraldError } from '../src/errors.ts';
-import { createLogger } from '../src/observability/logger.ts';
-import { notifiersFrom } from '../src/platform-notifications.ts';
-import { eventually } from './helpers/eventually.ts';
-import { startFakeHttp, status } from './helpers/fake-http.ts';
-import { postJson, startTestPlatform } from './helpers/platform.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ErrorCodes, HeraldError } from '../../src/errors.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { notifiersFrom } from '../../src/platform/notifications.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { startFakeHttp, status } from '../helpers/fake-http.ts';
+import { postJson, startTestPlatform } from '../helpers/platform.ts';
 
 const logger = createLogger('silent');
 const configWith = (env: Record<string, string>) => loadConfig({}, env);

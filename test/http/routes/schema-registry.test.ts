@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
-import { startPlatform } from '../../../src/platform.ts';
+import { startPlatform } from '../../../src/platform/start.ts';
 import { dropSchema, POSTGRES_URL, uniqueSchema } from '../../helpers/databases.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { startFakeHttp } from '../../helpers/fake-http.ts';
@@ -258,53 +258,6 @@ test('hostile schemas are refused with 422 naming the part; a remote $ref is nev
   });
   assert.equal(attack.status, 422, 'refused, and answered');
   assert.equal(remote.requests.length, 0, 'the remote schema was never fetched');
-});
-
-test('the OpenAPI document shows each registered type with its schema, refs re-rooted', async (t) => {
-  const { url } = await startTestPlatform(t, {}, { database: 'postgres' });
-  await send('PUT', `${url}/api/v1/schemas/order.paid`, {
-    schema: {
-      type: 'object',
-      properties: { total: { $ref: '#/$defs/money' } },
-      $defs: { money: { type: 'number', minimum: 0 } },
-    },
-  });
-  const { body: spec } = await getJson(`${url}/docs/json`);
-  const components = (spec.components as { schemas: Record<string, Record<string, unknown>> })
-    .schemas;
-  const contract = components['Contract.order.paid'];
-  assert.ok(contract, `components: ${Object.keys(components).join(', ')}`);
-  assert.deepEqual((contract.properties as Record<string, unknown>).total, {
-    $ref: '#/components/schemas/Contract.order.paid/$defs/money',
-  });
-  assert.equal((contract['x-herald-contract'] as { version: number }).version, 1);
-  const body = (
-    spec.paths as Record<string, { post: { requestBody: { content: Record<string, unknown> } } }>
-  )['/events']?.post.requestBody.content['application/json'] as {
-    schema: { anyOf: { title?: string; allOf?: { properties?: Record<string, unknown> }[] }[] };
-  };
-  const typed = body.schema.anyOf.find((s) => s.title === 'order.paid event');
-  assert.deepEqual(typed?.allOf?.[1]?.properties?.properties, {
-    $ref: '#/components/schemas/Contract.order.paid',
-  });
-  assert.equal(body.schema.anyOf.length, 2, 'the typed event, and the generic one');
-
-  // A new version shows at once: the document is built per request.
-  await send('PUT', `${url}/api/v1/schemas/order.paid`, {
-    schema: {
-      type: 'object',
-      properties: { total: { $ref: '#/$defs/money' } },
-      $defs: { money: { type: 'number', minimum: 0 } },
-      title: 'paid',
-    },
-  });
-  const { body: later } = await getJson(`${url}/docs/json`);
-  const laterContract = (later.components as { schemas: Record<string, Record<string, unknown>> })
-    .schemas['Contract.order.paid'];
-  assert.equal(
-    (laterContract?.['x-herald-contract'] as { version: number } | undefined)?.version,
-    2,
-  );
 });
 
 test('SCHEMAS_REQUIRED refuses events of types without a schema, and keeps accepting the rest', async (t) => {

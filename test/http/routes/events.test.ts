@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventually } from '../helpers/eventually.ts';
-import { getJson, postJson, SEED_EXAMPLES, startTestPlatform } from '../helpers/platform.ts';
+import { eventually } from '../../helpers/eventually.ts';
+import { getJson, postJson, SEED_EXAMPLES, startTestPlatform } from '../../helpers/platform.ts';
 
 test('each seed example is accepted with 202, an event id and a Location to follow it', async (t) => {
   const { url } = await startTestPlatform(t);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getJson, startTestPlatform } from '../helpers/platform.ts';
+import { getJson, startTestPlatform } from '../../helpers/platform.ts';
 
 test('an unknown molecule is a 404 problem document', async (t) => {
   const { url } = await startTestPlatform(t, { AGENTS_ENABLED: 'false' });

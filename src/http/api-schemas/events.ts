@@ -1,15 +1,13 @@
 /**
- * JSON Schemas of the API: they validate requests and document them in OpenAPI (/docs).
- * Bodies are validated strictly (no type coercion); extra fields are kept, as the seeds'
- * clients may send more than Herald reads.
+ * The API's JSON for events (see common.ts): the seeds' three event shapes, what ingestion
+ * answers, and an event's record as the status and search routes show it. Bodies are
+ * validated strictly (no type coercion); extra fields are kept, as the seeds' clients may send
+ * more than Herald reads.
  */
-import { EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN } from '../domain/events.ts';
-import {
-  RANGE_TIMESTAMP_PATTERN,
-  RANGE_TIMESTAMP_RULE,
-  TIMESTAMP_PATTERN,
-  TIMESTAMP_RULE,
-} from '../domain/postgres-limits.ts';
+import { EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN, TOPICS } from '../../domain/events.ts';
+import type { DedupeRecord } from '../../ports/dedupe.ts';
+import type { EventRecord } from '../../ports/event-store.ts';
+import { fieldErrorList, storableDateTime } from './common.ts';
 
 const eventId = {
   type: 'string',
@@ -18,28 +16,6 @@ const eventId = {
   description:
     'Client-chosen event id; sending it again returns the same id and stores nothing new.',
 } as const;
-
-/**
- * A time the store can hold: `format: date-time` for clients, and the limits PostgreSQL sets
- * (domain/postgres-limits.ts) as a standard `pattern`, so that the document states exactly
- * what is accepted and any client or validator can check it.
- */
-export const storableDateTime = (description: string) =>
-  ({
-    type: 'string',
-    format: 'date-time',
-    pattern: TIMESTAMP_PATTERN,
-    description: `${description}: ${TIMESTAMP_RULE}`,
-  }) as const;
-
-/** A time a range is computed from (analytics): storable, in the years 0002–9998. */
-export const rangeDateTime = (description: string) =>
-  ({
-    type: 'string',
-    format: 'date-time',
-    pattern: RANGE_TIMESTAMP_PATTERN,
-    description: `${description}: ${RANGE_TIMESTAMP_RULE}`,
-  }) as const;
 
 const timestamp = storableDateTime('When the event happened (defaults to acceptance time)');
 
@@ -118,6 +94,16 @@ export const genericEvent = {
   examples: [{ event_type: 'purchase', user_id: 'user123', properties: { amount: 99.99 } }],
 } as const;
 
+/** The Idempotency-Key header, no longer than the ids it makes may be (see domain/events.ts). */
+export function idempotencyKeyHeader(maxLength: number, description: string) {
+  return {
+    type: 'object',
+    properties: {
+      'idempotency-key': { type: 'string', pattern: EVENT_ID_PATTERN, maxLength, description },
+    },
+  } as const;
+}
+
 export const acceptedResponse = {
   type: 'object',
   required: ['status', 'event_id'],
@@ -135,14 +121,21 @@ export const acceptedResponse = {
       description:
         'the event breaks its schema and its type quarantines: it will be dead-lettered (reason schema_violation), to be replayed once fixed',
     },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
+    errors: fieldErrorList,
   },
+} as const;
+
+/** A batch: a JSON array, `{"events": [...]}` or NDJSON; items are checked one by one. */
+export const batchBody = {
+  // Items are checked one by one in the handler, so each gets its own result.
+  oneOf: [
+    { type: 'array', items: {} },
+    {
+      type: 'object',
+      required: ['events'],
+      properties: { events: { type: 'array', items: {} } },
+    },
+  ],
 } as const;
 
 export const batchResponse = {
@@ -163,43 +156,12 @@ export const batchResponse = {
           topic: { type: 'string' },
           duplicate: { type: 'boolean' },
           quarantined: { type: 'boolean' },
-          errors: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: { field: { type: 'string' }, message: { type: 'string' } },
-            },
-          },
+          errors: fieldErrorList,
         },
       },
     },
   },
 } as const;
-
-export const problem = {
-  type: 'object',
-  description: 'RFC 9457 problem details',
-  // Extension members (e.g. a batch's per-event results) are part of the document.
-  additionalProperties: true,
-  required: ['type', 'title', 'status'],
-  properties: {
-    type: { type: 'string', description: 'urn:herald:problem:<slug>' },
-    title: { type: 'string' },
-    status: { type: 'integer', minimum: 400, maximum: 599 },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-} as const;
-
-/** The Problem component every error answer refers to (openapi.ts). */
-export const problemSchema = { $id: 'Problem', ...problem } as const;
 
 export const eventRecord = {
   type: 'object',
@@ -220,29 +182,73 @@ export const eventRecord = {
   },
 } as const;
 
-export const deadLetter = {
-  type: 'object',
-  additionalProperties: true,
+/** An event's record as `eventRecord` describes it. */
+export function eventRecordJson(record: EventRecord) {
+  return {
+    id: record.id,
+    status: record.status,
+    topic: record.topic,
+    type: record.type,
+    key: record.key,
+    payload: record.payload,
+    accepted_at: record.acceptedAt,
+    processed_at: record.processedAt,
+    enrichment: record.enrichment,
+    failure: record.failure,
+  };
+}
+
+/** An event as GET /api/v1/events/{id} shows it: with what its dedupe window refused. */
+export const eventWithDedupe = {
+  ...eventRecord,
   properties: {
-    id: { type: 'string' },
-    topic: { type: 'string' },
-    type: { type: 'string' },
-    key: { type: 'string' },
-    reason: { type: 'string' },
-    error_code: { type: 'string' },
-    last_error: { type: 'string' },
-    attempts: { type: 'integer' },
-    first_failed_at: { type: 'string' },
-    last_failed_at: { type: 'string' },
-    replay_count: { type: 'integer' },
-    accepted_at: { type: 'string' },
-    payload: { type: ['object', 'null'], additionalProperties: true },
-    payload_text: {
-      type: ['string', 'null'],
-      description: 'JSON text of what was received, where jsonb could not hold it (payload null)',
+    ...eventRecord.properties,
+    deduplicated: {
+      type: ['object', 'null'],
+      description:
+        'null unless the id was sent again within DEDUPE_WINDOW of its acceptance: then the acceptance it was deduplicated against, how many times and when last',
+      properties: {
+        times: { type: 'integer' },
+        last_at: { type: ['string', 'null'], format: 'date-time' },
+        original: {
+          type: 'object',
+          properties: {
+            accepted_at: { type: 'string', format: 'date-time' },
+            partition: { type: ['integer', 'null'] },
+            offset: { type: ['integer', 'null'] },
+          },
+        },
+        window_ends_at: { type: 'string', format: 'date-time' },
+      },
     },
-    partition: { type: ['integer', 'null'] },
-    offset: { type: ['integer', 'null'] },
-    operator: { type: ['string', 'null'], description: 'who dead-lettered it by hand' },
   },
+} as const;
+
+/** `eventWithDedupe`'s `deduplicated`: null unless the id was refused as a duplicate. */
+export function deduplicatedJson(seen: DedupeRecord | undefined) {
+  if (seen === undefined || seen.duplicates === 0) return null;
+  return {
+    times: seen.duplicates,
+    last_at: seen.lastDuplicateAt,
+    original: { accepted_at: seen.acceptedAt, partition: seen.partition, offset: seen.offset },
+    window_ends_at: seen.windowEndsAt,
+  };
+}
+
+export const eventSearchQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    user_id: { type: 'string', minLength: 1, maxLength: 256 },
+    type: { type: 'string', minLength: 1, maxLength: 128 },
+    topic: { type: 'string', enum: [...TOPICS] },
+    from: storableDateTime('accepted at or after'),
+    to: storableDateTime('accepted before'),
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+  },
+} as const;
+
+export const eventSearchResponse = {
+  type: 'object',
+  properties: { events: { type: 'array', items: eventRecord } },
 } as const;

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { type RunningPlatform, startPlatform } from '../../src/platform.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { createLogger } from '../../../src/observability/logger.ts';
+import { type RunningPlatform, startPlatform } from '../../../src/platform/start.ts';
 import {
   type DatabaseKind,
   databaseUrl,
   dropSchema,
   POSTGRES_URL,
   uniqueSchema,
-} from '../helpers/databases.ts';
-import { eventually } from '../helpers/eventually.ts';
+} from '../../helpers/databases.ts';
+import { eventually } from '../../helpers/eventually.ts';
 
 // Cheap scrypt: these tests are about the HTTP rules, not the hash's cost.
 const CHEAP = { logN: 4, r: 8, p: 1 };

@@ -1,33 +1,33 @@
 /**
- * The agents' part of the composition root (platform.ts): builds the chemistry agents from
+ * The agents' part of the start (platform/start.ts): builds the chemistry agents from
  * the configuration (the LLM agent behind its resilience when LLM_BASE_URL is set, the offline
  * agent always) and starts them as their own consumer group.
  */
-import { hostname } from 'node:os';
-import { RdkitToolkit } from './adapters/chemistry/rdkit/toolkit.ts';
-import { OfflineChemistryAgent } from './adapters/llm/offline/agent.ts';
-import { OpenAiCompatibleClient } from './adapters/llm/openai/client.ts';
-import { PostgresAgentStore } from './adapters/store/postgres/agent-store.ts';
-import { LlmChemistryAgent } from './app/agents/llm-agent.ts';
-import { AgentRunner } from './app/agents/runner.ts';
-import { type BreakerState, CircuitBreaker } from './app/resilience/circuit-breaker.ts';
-import { ResilientLlmClient } from './app/resilience/resilient-llm.ts';
-import type { Config } from './config.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
-import type { Broker } from './ports/broker.ts';
-import type { Database } from './ports/database.ts';
+import { RdkitToolkit } from '../adapters/chemistry/rdkit/toolkit.ts';
+import { OfflineChemistryAgent } from '../adapters/llm/offline/agent.ts';
+import { OpenAiCompatibleClient } from '../adapters/llm/openai/client.ts';
+import { PostgresAgentStore } from '../adapters/store/postgres/agent-store.ts';
+import { LlmChemistryAgent } from '../app/agents/llm-agent.ts';
+import { AgentRunner } from '../app/agents/runner.ts';
+import { type BreakerState, CircuitBreaker } from '../app/resilience/circuit-breaker.ts';
+import { ResilientLlmClient } from '../app/resilience/resilient-llm.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Broker } from '../ports/broker.ts';
+import type { Database } from '../ports/database.ts';
+import { consumerId } from './consumer-groups.ts';
+import type { Stops } from './stops.ts';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
-/** Starts the chemistry agents on the `chemical` topic; stop them with `runner.stop()`. */
+/** Starts the chemistry agents on the `chemical` topic, as their own consumer group. */
 export async function startAgents(
   config: Config,
-  db: Database,
-  broker: Broker,
-  metrics: Metrics,
-  logger: Logger,
+  deps: { db: Database; broker: Broker; metrics: Metrics; logger: Logger },
+  stops: Stops,
 ): Promise<AgentRunner> {
+  const { db, broker, metrics, logger } = deps;
   let llm: LlmChemistryAgent | undefined;
   let breaker: CircuitBreaker | undefined;
   if (config.llmBaseUrl !== undefined) {
@@ -68,7 +68,7 @@ export async function startAgents(
     llm = new LlmChemistryAgent(client);
   }
   const runner = new AgentRunner(new PostgresAgentStore(db), metrics, logger, {
-    consumerId: `${hostname()}-${process.pid}-agents-${Math.random().toString(36).slice(2, 8)}`,
+    consumerId: consumerId('agents'),
     llm,
     breaker,
     offline: new OfflineChemistryAgent(),
@@ -79,5 +79,6 @@ export async function startAgents(
     reenrichIntervalMs: config.agentsReenrichIntervalMs,
   });
   await runner.start(broker);
+  stops.add('agents', () => runner.stop());
   return runner;
 }
